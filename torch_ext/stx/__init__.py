@@ -1,0 +1,43 @@
+"""stx: spatial-transcriptomics operators, modules, environments and readers for PyTorch.
+
+``import stx`` loads ``libstx`` (the same library C++ programs link with ``find_package(stx)``)
+and makes the operators available as ``torch.ops.stx.*``.
+"""
+from __future__ import annotations
+
+import os as _os
+
+import torch as _torch
+
+from stx import _library
+
+if _os.environ.get("STX_BUILD_DIR"):
+    # Run from a CMake build tree: its stx/ directory holds _C and lib/libstx.so.
+    __path__.insert(0, str(_library.package_binary_dir()))  # noqa: F821 (package __path__)
+
+_library.load()
+
+from stx import _C  # noqa: E402  (after libstx is loaded, _C links the same file)
+from stx import _fake  # noqa: E402,F401  (fake kernels for torch.compile)
+
+__version__: str = _torch.ops.stx._version()
+if __version__ != _C.library_version():  # pragma: no cover - a broken install
+    raise ImportError(f"stx: libstx {__version__} and stx._C {_C.library_version()} differ")
+
+
+def library_path() -> str:
+    """Path of the loaded ``libstx`` (pass it to ``torch.ops.load_library`` if you load it yourself)."""
+    return _library.library_path()
+
+
+def has_cuda() -> bool:
+    """True when libstx was built with its CUDA kernels (a GPU is still needed to run them)."""
+    return _torch.ops.stx._cuda_version() >= 0
+
+
+def cmake_prefix_path() -> str:
+    """Prefix to add to ``CMAKE_PREFIX_PATH`` so ``find_package(stx)`` finds this installation."""
+    return str(_library.package_binary_dir())
+
+
+__all__ = ["__version__", "library_path", "has_cuda", "cmake_prefix_path"]
