@@ -19,6 +19,7 @@ _library.load()
 
 from stx import _C  # noqa: E402  (after libstx is loaded, _C links the same file)
 from stx import _fake  # noqa: E402,F401  (fake kernels for torch.compile)
+from stx import ops  # noqa: E402,F401  (Python entry points of the operators)
 
 __version__: str = _torch.ops.stx._version()
 if __version__ != _C.library_version():  # pragma: no cover - a broken install
