@@ -1,0 +1,168 @@
+// TIFF through libtiff. 8-bit grey/RGB(A) images with contiguous samples are copied straight
+// from their strips or tiles; every other 8-bit layout (palette, YCbCr, 1-bit, ...) goes
+// through libtiff's RGBA converter. Deeper samples (16-bit, float) are rejected: read_image
+// returns uint8 and rescaling would silently change values.
+#include <ATen/ATen.h>
+#include <tiffio.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "datasets/image_codecs.h"
+
+namespace stx::data::detail {
+namespace {
+
+// libtiff errors are collected per handle (not printed) and put into the exception text.
+int collect_error(TIFF*, void* user_data, const char* module, const char* fmt, va_list ap) {
+  char buf[512];
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  auto* sink = static_cast<std::string*>(user_data);
+  if (sink->empty()) *sink = std::string(module ? module : "libtiff") + ": " + buf;
+  return 1;
+}
+int ignore_warning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
+
+struct TiffFile {
+  std::string error;
+  TIFF* tif = nullptr;
+  explicit TiffFile(const std::string& path) {
+    TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, &collect_error, &error);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, &ignore_warning, nullptr);
+    tif = TIFFOpenExt(path.c_str(), "r", opts);
+    TIFFOpenOptionsFree(opts);
+    TORCH_CHECK(tif != nullptr, "read_image: '", path, "' is not a readable TIFF: ", error);
+  }
+  ~TiffFile() {
+    if (tif) TIFFClose(tif);
+  }
+  TiffFile(const TiffFile&) = delete;
+  TiffFile& operator=(const TiffFile&) = delete;
+};
+
+struct TiffLayout {
+  uint32_t width = 0, height = 0;
+  uint16_t bits = 1, samples = 1, planar = PLANARCONFIG_CONTIG, photometric = PHOTOMETRIC_MINISBLACK;
+  uint16_t sample_format = SAMPLEFORMAT_UINT, extra = 0;
+  bool has_alpha() const { return extra > 0 && (samples == 2 || samples == 4); }
+  // Grey/RGB(A) 8-bit unsigned, interleaved: copy the decoded strips/tiles directly.
+  bool direct() const {
+    return bits == 8 && sample_format == SAMPLEFORMAT_UINT && planar == PLANARCONFIG_CONTIG &&
+           ((photometric == PHOTOMETRIC_MINISBLACK && (samples == 1 || samples == 2)) ||
+            (photometric == PHOTOMETRIC_RGB && (samples == 3 || samples == 4)));
+  }
+};
+
+TiffLayout read_layout(TiffFile& f, const std::string& path) {
+  TiffLayout l;
+  TORCH_CHECK(TIFFGetField(f.tif, TIFFTAG_IMAGEWIDTH, &l.width) && TIFFGetField(f.tif, TIFFTAG_IMAGELENGTH, &l.height),
+              "read_image: '", path, "' has no ImageWidth/ImageLength tag");
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_BITSPERSAMPLE, &l.bits);
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLESPERPIXEL, &l.samples);
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_PLANARCONFIG, &l.planar);
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLEFORMAT, &l.sample_format);
+  uint16_t* extra_types = nullptr;
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_EXTRASAMPLES, &l.extra, &extra_types);
+  if (!TIFFGetField(f.tif, TIFFTAG_PHOTOMETRIC, &l.photometric))
+    l.photometric = l.samples >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
+  TORCH_CHECK(l.bits <= 8 && l.sample_format == SAMPLEFORMAT_UINT, "read_image: '", path, "' has ", l.bits,
+              "-bit ", l.sample_format == SAMPLEFORMAT_IEEEFP ? "float" : "integer",
+              " samples; only 8-bit (or fewer) unsigned TIFFs decode to uint8 without rescaling");
+  TORCH_CHECK(l.width > 0 && l.height > 0, "read_image: '", path, "' has an empty image (", l.width, "x", l.height, ")");
+  return l;
+}
+
+// Copies one decoded block (rows x cols pixels of `samples` bytes, row pitch `pitch`) to the
+// output at (y0, x0), expanding grey to RGB.
+void put_block(const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0,
+               const TiffLayout& l, at::Tensor& out) {
+  const int64_t C = out.size(2), W = out.size(1);
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* s = src + r * pitch;
+    uint8_t* d = dst + ((y0 + r) * W + x0) * C;
+    if (l.samples == C) {
+      std::memcpy(d, s, static_cast<size_t>(cols * C));
+    } else if (l.samples >= 3) {  // RGB plus an unused extra sample
+      for (int64_t c = 0; c < cols; ++c) std::memcpy(d + c * C, s + c * l.samples, static_cast<size_t>(C));
+    } else {
+      for (int64_t c = 0; c < cols; ++c) {
+        d[c * C] = d[c * C + 1] = d[c * C + 2] = s[c * l.samples];
+        if (C == 4) d[c * C + 3] = s[c * l.samples + 1];
+      }
+    }
+  }
+}
+
+void decode_direct(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
+  const int64_t H = l.height, W = l.width;
+  if (TIFFIsTiled(f.tif)) {
+    uint32_t tw = 0, th = 0;
+    TIFFGetField(f.tif, TIFFTAG_TILEWIDTH, &tw);
+    TIFFGetField(f.tif, TIFFTAG_TILELENGTH, &th);
+    std::vector<uint8_t> buf(static_cast<size_t>(TIFFTileSize(f.tif)));
+    for (int64_t y = 0; y < H; y += th) {
+      for (int64_t x = 0; x < W; x += tw) {
+        const tmsize_t got = TIFFReadEncodedTile(f.tif, TIFFComputeTile(f.tif, x, y, 0, 0), buf.data(),
+                                                 static_cast<tmsize_t>(buf.size()));
+        TORCH_CHECK(got >= 0, "read_image: '", path, "' is a truncated or corrupt TIFF (tile at ", x, ",", y, "): ", f.error);
+        put_block(buf.data(), int64_t(tw) * l.samples, std::min<int64_t>(th, H - y), std::min<int64_t>(tw, W - x), y, x, l, out);
+      }
+    }
+    return;
+  }
+  uint32_t rows_per_strip = 0;
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_ROWSPERSTRIP, &rows_per_strip);
+  rows_per_strip = std::min<uint32_t>(std::max<uint32_t>(rows_per_strip, 1), l.height);
+  std::vector<uint8_t> buf(static_cast<size_t>(TIFFStripSize(f.tif)));
+  for (int64_t y = 0; y < H; y += rows_per_strip) {
+    const tmsize_t got = TIFFReadEncodedStrip(f.tif, TIFFComputeStrip(f.tif, static_cast<uint32_t>(y), 0), buf.data(),
+                                              static_cast<tmsize_t>(buf.size()));
+    const int64_t rows = std::min<int64_t>(rows_per_strip, H - y);
+    TORCH_CHECK(got >= rows * W * l.samples, "read_image: '", path, "' is a truncated or corrupt TIFF (strip at row ",
+                y, "): ", f.error.empty() ? "short strip" : f.error);
+    put_block(buf.data(), W * l.samples, rows, W, y, 0, l, out);
+  }
+}
+
+void decode_rgba(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
+  char emsg[1024] = {0};
+  TORCH_CHECK(TIFFRGBAImageOK(f.tif, emsg), "read_image: '", path, "' has a TIFF layout libtiff cannot convert: ", emsg);
+  std::vector<uint32_t> rgba(static_cast<size_t>(l.width) * l.height);
+  TORCH_CHECK(TIFFReadRGBAImageOriented(f.tif, l.width, l.height, rgba.data(), ORIENTATION_TOPLEFT, 0),
+              "read_image: '", path, "' is a truncated or corrupt TIFF: ", f.error);
+  const int64_t C = out.size(2);
+  uint8_t* d = out.data_ptr<uint8_t>();
+  for (size_t i = 0; i < rgba.size(); ++i, d += C) {
+    d[0] = static_cast<uint8_t>(TIFFGetR(rgba[i]));
+    d[1] = static_cast<uint8_t>(TIFFGetG(rgba[i]));
+    d[2] = static_cast<uint8_t>(TIFFGetB(rgba[i]));
+    if (C == 4) d[3] = static_cast<uint8_t>(TIFFGetA(rgba[i]));
+  }
+}
+
+}  // namespace
+
+ImageInfo probe_tiff(const std::string& path) {
+  TiffFile f(path);
+  const TiffLayout l = read_layout(f, path);
+  return {l.width, l.height, l.has_alpha() ? 4 : 3, ImageFormat::TIFF};
+}
+
+at::Tensor decode_tiff(const std::string& path) {
+  TiffFile f(path);
+  const TiffLayout l = read_layout(f, path);
+  auto out = at::empty({int64_t(l.height), int64_t(l.width), l.has_alpha() ? 4 : 3}, at::kByte);
+  if (l.direct()) {
+    decode_direct(f, l, path, out);
+  } else {
+    decode_rgba(f, l, path, out);
+  }
+  return out;
+}
+
+}  // namespace stx::data::detail

@@ -1,0 +1,39 @@
+#pragma once
+// Plain image files (PNG, JPEG, TIFF) to and from uint8 tensors.
+//
+// Decoding goes through the system libraries (libpng, libjpeg-turbo, libtiff); the format is
+// taken from the file's magic bytes, not its extension. Whole-slide formats (SVS, NDPI, ...)
+// go through stx::data::SlideReader instead.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+
+#include <stx/macros.h>
+
+namespace stx::data {
+
+enum class ImageFormat { PNG, JPEG, TIFF, Unknown };
+
+// Size and layout of an image file, read from its header without decoding the pixels.
+struct ImageInfo {
+  int64_t width = 0;
+  int64_t height = 0;
+  int64_t channels = 0;  // of the tensor read_image returns: 3 (RGB) or 4 (RGBA)
+  ImageFormat format = ImageFormat::Unknown;
+};
+
+// Format from the first bytes of the file; Unknown when it is none of PNG/JPEG/TIFF.
+STX_API ImageFormat sniff_image_format(const std::string& path);
+
+STX_API ImageInfo probe_image(const std::string& path);
+
+// Decodes the whole image to uint8 [H, W, C], C = 3 (RGB) or 4 (RGBA, when the file has
+// alpha). Grey images are expanded to RGB; 16-bit PNGs are reduced to 8 bits. Errors name the
+// file and what was wrong (missing, unknown format, truncated/corrupt, unsupported layout).
+STX_API at::Tensor read_image(const std::string& path);
+
+// Writes a uint8 [H, W, 3|4] (or [H, W] grey) CPU tensor as an 8-bit PNG.
+STX_API void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc);
+
+}  // namespace stx::data
