@@ -11,13 +11,8 @@ import torch as _torch
 
 from stx import _library
 
-if _os.environ.get("STX_BUILD_DIR"):
-    # Run from a CMake build tree: its stx/ directory holds _C and lib/libstx.so.
-    __path__.insert(0, str(_library.package_binary_dir()))  # noqa: F821 (package __path__)
-
 _library.load()
-
-from stx import _C  # noqa: E402  (after libstx is loaded, _C links the same file)
+_C = _library.load_binding_module()  # after libstx: _C links the same file
 from stx import _fake  # noqa: E402,F401  (fake kernels for torch.compile)
 from stx import ops  # noqa: E402,F401  (Python entry points of the operators)
 

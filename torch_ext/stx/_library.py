@@ -53,3 +53,27 @@ def load() -> str:
     if path not in torch.ops.loaded_libraries:
         torch.ops.load_library(path)
     return path
+
+
+def load_binding_module():
+    """Import ``stx._C`` from the same directory as the loaded libstx.
+
+    With ``STX_BUILD_DIR`` set, the build tree's ``_C`` is loaded explicitly, so an installed
+    (e.g. editable) copy can never shadow it.
+    """
+    import importlib
+    import importlib.util
+    import sys
+
+    if not os.environ.get("STX_BUILD_DIR"):
+        return importlib.import_module("stx._C")
+    if "stx._C" in sys.modules:
+        return sys.modules["stx._C"]
+    candidates = sorted(package_binary_dir().glob("_C.*.so"))
+    if not candidates:
+        raise ImportError(f"no stx/_C*.so in STX_BUILD_DIR={os.environ['STX_BUILD_DIR']!r}")
+    spec = importlib.util.spec_from_file_location("stx._C", candidates[0])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["stx._C"] = module
+    spec.loader.exec_module(module)
+    return module

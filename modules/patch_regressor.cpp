@@ -1,0 +1,19 @@
+#include <stx/modules/patch_regressor.h>
+
+#include <stx/modules/backbones.h>
+
+namespace stx::modules {
+
+PatchRegressorImpl::PatchRegressorImpl(const PatchRegressorOptions& options) {
+  TORCH_CHECK(options.num_genes > 0, "PatchRegressor: num_genes must be positive, got ", options.num_genes);
+  auto backbone = make_backbone(options.backbone, options.small_cnn_width);
+  register_module("backbone", backbone.base);
+  backbone_ = std::move(backbone.module);
+  head_ = register_module("head", MLPHead(backbone.out_dim, options.hidden_dim, options.num_genes, options.dropout));
+}
+
+torch::Tensor PatchRegressorImpl::forward(const torch::Tensor& images) {
+  return head_->forward(backbone_.forward(images));
+}
+
+}  // namespace stx::modules

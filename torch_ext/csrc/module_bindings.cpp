@@ -1,0 +1,49 @@
+// stx._C.modules: the C++ nn modules as torch.nn.Module subclasses in Python (torch::python::bind_module).
+#include <torch/python.h>
+
+#include <stx/modules/backbones.h>
+#include <stx/modules/dense_head.h>
+#include <stx/modules/patch_regressor.h>
+#include <stx/modules/scr2net.h>
+
+#include "torch_ext/csrc/bindings.h"
+
+namespace py = pybind11;
+using namespace stx::modules;
+
+STX_PYTHON_BINDING(modules) {
+  auto mm = m.def_submodule("modules", "C++ torch::nn modules of stx");
+
+  torch::python::bind_module<SmallCNNImpl>(mm, "SmallCNN")
+      .def(py::init([](int64_t in_channels, int64_t width, int64_t stages) {
+             return std::make_shared<SmallCNNImpl>(SmallCNNOptions{in_channels, width, stages});
+           }),
+           py::arg("in_channels") = 3, py::arg("width") = 32, py::arg("stages") = 4)
+      .def("forward_pyramid", &SmallCNNImpl::forward_pyramid)
+      .def_property_readonly("out_dim", &SmallCNNImpl::out_dim);
+
+  torch::python::bind_module<SCR2NetImpl>(mm, "SCR2Net")
+      .def(py::init([](int64_t num_genes, const std::string& backbone, int64_t small_cnn_width, int64_t hidden_dim,
+                       int64_t projection_dim, double dropout) {
+             return std::make_shared<SCR2NetImpl>(
+                 SCR2NetOptions{num_genes, backbone, small_cnn_width, hidden_dim, projection_dim, dropout});
+           }),
+           py::arg("num_genes"), py::arg("backbone") = "small_cnn", py::arg("small_cnn_width") = 32,
+           py::arg("hidden_dim") = 256, py::arg("projection_dim") = 128, py::arg("dropout") = 0.1)
+      .def("image_embedding", &SCR2NetImpl::image_embedding)
+      .def("gene_embedding", &SCR2NetImpl::gene_embedding)
+      .def_property_readonly("feature_dim", &SCR2NetImpl::feature_dim);
+
+  torch::python::bind_module<PatchRegressorImpl>(mm, "PatchRegressor")
+      .def(py::init([](int64_t num_genes, const std::string& backbone, int64_t small_cnn_width, int64_t hidden_dim,
+                       double dropout) {
+             return std::make_shared<PatchRegressorImpl>(
+                 PatchRegressorOptions{num_genes, backbone, small_cnn_width, hidden_dim, dropout});
+           }),
+           py::arg("num_genes"), py::arg("backbone") = "small_cnn", py::arg("small_cnn_width") = 32,
+           py::arg("hidden_dim") = 512, py::arg("dropout") = 0.5);
+
+  torch::python::bind_module<DenseExpressionNetImpl>(mm, "DenseExpressionNet")
+      .def(py::init<int64_t, int64_t, int64_t, bool>(), py::arg("num_genes"), py::arg("width") = 32,
+           py::arg("decoder_channels") = 64, py::arg("nonnegative") = false);
+}
