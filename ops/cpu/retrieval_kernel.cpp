@@ -1,0 +1,279 @@
+// CPU kernels of the retrieval family: tiled exact top-k (GEMM tile via at::mm + per-row heap
+// selection, parallel over query rows), the majority cell-type filter and the shard merge.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "ops/cpu/retrieval_select.h"
+#include "ops/retrieval_common.h"
+
+namespace stx::ops::retrieval {
+namespace {
+
+// Tile sizes: the [query tile x bank tile] score block is the only O(tile) buffer (16 MiB in
+// float32), so peak extra memory stays O(Q*k + tile) whatever N is.
+constexpr int64_t kBankTile = 4096;
+constexpr int64_t kQueryTile = 1024;
+constexpr int64_t kScanBlock = 16;  // candidates tested against the threshold at once
+
+// Squared row norms of a contiguous [n, d] block plus the finiteness check (x - x is NaN exactly
+// when x is Inf or NaN, so one extra subtraction per element catches both).
+template <typename T>
+void row_sq_norms(const T* x, int64_t n, int64_t d, T* sq, const char* name, int64_t row0) {
+  at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const T* p = x + r * d;
+      T s = 0, bad = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        s += p[j] * p[j];
+        bad += p[j] - p[j];
+      }
+      TORCH_CHECK(bad == 0, "cosine_topk: ", name, " row ", row0 + r,
+                  " contains NaN or Inf (non-finite inputs are rejected)");
+      sq[r] = s;
+    }
+  });
+}
+
+// dst[r] = src[r] / max(||src[r]||, eps); dst may alias src.
+template <typename T>
+void normalize_rows(const T* src, T* dst, int64_t n, int64_t d, const T* sq) {
+  at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const T denom = std::max(std::sqrt(sq[r]), static_cast<T>(kNormEps));
+      for (int64_t j = 0; j < d; ++j) dst[r * d + j] = src[r * d + j] / denom;
+    }
+  });
+}
+
+struct ScanContext {
+  const bool* mask;  // [N] or nullptr
+  int64_t self;      // global bank index excluded for this query, or -1
+  int64_t col0;      // global bank index of the tile's first column
+};
+
+// Feeds one row of a score tile into the row's heap. Columns arrive in increasing bank index, so
+// a candidate equal to the threshold never beats the kept entries (they have lower indices).
+template <typename T>
+void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkHeap<T>& heap) {
+  auto admit = [&](int64_t j) {
+    const int64_t g = ctx.col0 + j;
+    if ((ctx.mask != nullptr && !ctx.mask[g]) || g == ctx.self) return;
+    heap.push(row[j], g);
+  };
+  int64_t j = 0;
+  for (; j < nt && !heap.full(); ++j) admit(j);
+  T thr = heap.threshold();
+  for (; j + kScanBlock <= nt; j += kScanBlock) {
+    bool any = false;
+    for (int64_t t = 0; t < kScanBlock; ++t) any |= row[j + t] > thr;
+    if (!any) continue;
+    for (int64_t t = 0; t < kScanBlock; ++t) {
+      if (row[j + t] > thr) {
+        admit(j + t);
+        thr = heap.threshold();
+      }
+    }
+  }
+  for (; j < nt; ++j) {
+    if (row[j] > thr) {
+      admit(j);
+      thr = heap.threshold();
+    }
+  }
+}
+
+template <typename T>
+void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k, Metric metric, const bool* mask,
+                      bool exclude_self, at::Tensor& out_scores, at::Tensor& out_index) {
+  const auto dtype = c10::CppTypeToScalarType<T>::value;
+  const int64_t Q = query.size(0), N = bank.size(0), D = query.size(1);
+
+  at::Tensor q = query.to(dtype).contiguous();
+  std::vector<T> q_sq(Q);
+  row_sq_norms(q.const_data_ptr<T>(), Q, D, q_sq.data(), "query", 0);
+  if (metric == Metric::kCosine) {
+    at::Tensor qn = at::empty_like(q);
+    normalize_rows(q.const_data_ptr<T>(), qn.mutable_data_ptr<T>(), Q, D, q_sq.data());
+    q = qn;
+  }
+
+  std::vector<T> heap_s(static_cast<size_t>(Q * k));
+  std::vector<int64_t> heap_i(static_cast<size_t>(Q * k));
+  std::vector<TopkHeap<T>> heaps;
+  heaps.reserve(Q);
+  for (int64_t r = 0; r < Q; ++r) heaps.emplace_back(heap_s.data() + r * k, heap_i.data() + r * k, k);
+
+  const int64_t nt_max = std::min<int64_t>(N, kBankTile);
+  const int64_t qt_max = std::min<int64_t>(Q, kQueryTile);
+  if (N > 0) {
+    at::Tensor gemm_buf = at::empty({qt_max * nt_max}, q.options());
+    at::Tensor tile_buf = at::empty({nt_max, D}, q.options());
+    std::vector<T> b_sq(nt_max);
+    for (int64_t n0 = 0; n0 < N; n0 += nt_max) {
+      const int64_t nt = std::min(nt_max, N - n0);
+      at::Tensor b = bank.narrow(0, n0, nt);
+      if (b.scalar_type() != dtype || !b.is_contiguous()) {
+        b = tile_buf.narrow(0, 0, nt).copy_(b);
+      }
+      row_sq_norms(b.const_data_ptr<T>(), nt, D, b_sq.data(), "bank", n0);
+      if (metric == Metric::kCosine) {
+        at::Tensor dst = tile_buf.narrow(0, 0, nt);
+        normalize_rows(b.const_data_ptr<T>(), dst.mutable_data_ptr<T>(), nt, D, b_sq.data());
+        b = dst;
+      }
+      for (int64_t q0 = 0; q0 < Q; q0 += qt_max) {
+        const int64_t qt = std::min(qt_max, Q - q0);
+        at::Tensor tile = gemm_buf.narrow(0, 0, qt * nt).view({qt, nt});
+        at::mm_out(tile, q.narrow(0, q0, qt), b.t());
+        T* tile_ptr = tile.mutable_data_ptr<T>();
+        at::parallel_for(0, qt, 4, [&](int64_t rb, int64_t re) {
+          for (int64_t r = rb; r < re; ++r) {
+            T* row = tile_ptr + r * nt;
+            if (metric == Metric::kL2) {  // -(|q|^2 - 2 q.b + |b|^2)
+              const T qs = q_sq[q0 + r];
+              for (int64_t j = 0; j < nt; ++j) row[j] = 2 * row[j] - qs - b_sq[j];
+            }
+            const ScanContext ctx{mask, exclude_self ? q0 + r : -1, n0};
+            scan_row(row, nt, ctx, heaps[q0 + r]);
+          }
+        });
+      }
+    }
+  }
+
+  at::Tensor scores = out_scores.scalar_type() == dtype ? out_scores : at::empty({Q, k}, q.options());
+  T* s_ptr = scores.mutable_data_ptr<T>();
+  int64_t* i_ptr = out_index.mutable_data_ptr<int64_t>();
+  at::parallel_for(0, Q, 16, [&](int64_t b, int64_t e) {
+    std::vector<std::pair<T, int64_t>> scratch(k);
+    for (int64_t r = b; r < e; ++r) heaps[r].write_sorted(s_ptr + r * k, i_ptr + r * k, scratch.data());
+  });
+  if (!scores.is_same(out_scores)) out_scores.copy_(scores);
+}
+
+std::tuple<at::Tensor, at::Tensor> cosine_topk_cpu(const at::Tensor& query, const at::Tensor& bank, int64_t k,
+                                                   c10::string_view metric_name,
+                                                   const std::optional<at::Tensor>& bank_mask, bool exclude_self) {
+  check_topk_args(query, bank, k, bank_mask);
+  const Metric metric = parse_metric(metric_name);
+  const int64_t Q = query.size(0);
+  at::Tensor scores = at::empty({Q, k}, query.options());
+  at::Tensor index = at::empty({Q, k}, query.options().dtype(at::kLong));
+  if (Q == 0) return {scores, index};
+  at::Tensor mask = bank_mask.has_value() ? bank_mask->contiguous() : at::Tensor();
+  const bool* mask_ptr = mask.defined() ? mask.const_data_ptr<bool>() : nullptr;
+  if (query.scalar_type() == at::kDouble) {
+    cosine_topk_impl<double>(query, bank, k, metric, mask_ptr, exclude_self, scores, index);
+  } else {  // float32 and reduced precision compute in float32
+    cosine_topk_impl<float>(query, bank, k, metric, mask_ptr, exclude_self, scores, index);
+  }
+  return {scores, index};
+}
+
+struct LabelCount {
+  int64_t label;
+  int64_t count;
+  int64_t first_rank;
+};
+
+at::Tensor majority_filter_cpu(const at::Tensor& index, const at::Tensor& bank_labels, int64_t num_types,
+                               std::optional<int64_t> num_labels) {
+  check_filter_args(index, bank_labels, num_types, num_labels);
+  const int64_t N = bank_labels.size(0);
+  check_values_in_range(bank_labels, 0, num_labels.value_or(std::numeric_limits<int64_t>::max()),
+                        "majority_filter", "bank_labels");
+  check_values_in_range(index, -1, N, "majority_filter", "index");
+  const at::Tensor idx = index.contiguous();
+  const at::Tensor labels = bank_labels.contiguous();
+  at::Tensor keep = at::empty(index.sizes(), index.options().dtype(at::kBool));
+  const int64_t Q = idx.size(0), K = idx.size(1);
+  const int64_t* ip = idx.const_data_ptr<int64_t>();
+  const int64_t* lp = labels.const_data_ptr<int64_t>();
+  bool* kp = keep.mutable_data_ptr<bool>();
+  at::parallel_for(0, Q, 64, [&](int64_t b, int64_t e) {
+    std::vector<LabelCount> counts;
+    counts.reserve(K);
+    for (int64_t q = b; q < e; ++q) {
+      const int64_t* row = ip + q * K;
+      counts.clear();
+      for (int64_t r = 0; r < K; ++r) {
+        if (row[r] < 0) continue;
+        const int64_t lab = lp[row[r]];
+        auto it = std::find_if(counts.begin(), counts.end(), [&](const LabelCount& c) { return c.label == lab; });
+        if (it == counts.end()) {
+          counts.push_back({lab, 1, r});
+        } else {
+          ++it->count;
+        }
+      }
+      // Most frequent first; equal counts -> the label met first in rank order (Counter.most_common).
+      const auto n_top = num_types == 0 ? static_cast<int64_t>(counts.size())
+                                        : std::min<int64_t>(num_types, static_cast<int64_t>(counts.size()));
+      std::partial_sort(counts.begin(), counts.begin() + n_top, counts.end(),
+                        [](const LabelCount& a, const LabelCount& c) {
+                          return a.count > c.count || (a.count == c.count && a.first_rank < c.first_rank);
+                        });
+      for (int64_t r = 0; r < K; ++r) {
+        bool kept = false;
+        if (row[r] >= 0) {
+          const int64_t lab = lp[row[r]];
+          for (int64_t t = 0; t < n_top && !kept; ++t) kept = counts[t].label == lab;
+        }
+        kp[q * K + r] = kept;
+      }
+    }
+  });
+  return keep;
+}
+
+std::tuple<at::Tensor, at::Tensor> merge_topk_cpu(const at::Tensor& scores, const at::Tensor& index, int64_t k) {
+  check_merge_args(scores, index, k);
+  const int64_t P = scores.size(0), Q = scores.size(1), K = scores.size(2);
+  const at::Tensor s = scores.contiguous();
+  const at::Tensor ix = index.contiguous();
+  at::Tensor out_s = at::empty({Q, k}, scores.options());
+  at::Tensor out_i = at::empty({Q, k}, index.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, s.scalar_type(), "merge_topk", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* sp = s.const_data_ptr<scalar_t>();
+    const int64_t* ipp = ix.const_data_ptr<int64_t>();
+    scalar_t* osp = out_s.mutable_data_ptr<scalar_t>();
+    int64_t* oip = out_i.mutable_data_ptr<int64_t>();
+    at::parallel_for(0, Q, 16, [&](int64_t b, int64_t e) {
+      std::vector<acc_t> hs(k);
+      std::vector<int64_t> hi(k);
+      std::vector<std::pair<acc_t, int64_t>> scratch(k);
+      for (int64_t q = b; q < e; ++q) {
+        TopkHeap<acc_t> heap(hs.data(), hi.data(), k);
+        for (int64_t p = 0; p < P; ++p) {
+          const int64_t base = (p * Q + q) * K;
+          for (int64_t j = 0; j < K; ++j) {
+            if (ipp[base + j] < 0) continue;  // padding of a shard with fewer than k candidates
+            const acc_t v = static_cast<acc_t>(sp[base + j]);
+            TORCH_CHECK(!std::isnan(v), "merge_topk: scores contains NaN at shard ", p, ", query ", q);
+            heap.push(v, ipp[base + j]);
+          }
+        }
+        heap.write_sorted(osp + q * k, oip + q * k, scratch.data());
+      }
+    });
+  });
+  return {out_s, out_i};
+}
+
+}  // namespace
+}  // namespace stx::ops::retrieval
+
+TORCH_LIBRARY_IMPL(stx, CPU, m) {
+  m.impl("cosine_topk", &stx::ops::retrieval::cosine_topk_cpu);
+  m.impl("majority_filter", &stx::ops::retrieval::majority_filter_cpu);
+  m.impl("merge_topk", &stx::ops::retrieval::merge_topk_cpu);
+}
