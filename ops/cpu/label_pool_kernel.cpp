@@ -1,0 +1,139 @@
+// CPU kernels of label_pool / _label_pool_backward.
+//   forward:  parallel over (image, channel block); one scan of the labels per block adds each
+//             pixel's channel block to its label's accumulator (deterministic, no atomics).
+//   backward: parallel over output planes; a gather of the (normalised) grad by label.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "ops/label_pool_common.h"
+
+namespace stx::ops {
+namespace {
+
+template <typename I>
+void count_labels(const at::Tensor& labels, int64_t K, int64_t ignore, at::Tensor& count) {
+  const int64_t B = labels.size(0), HW = labels.size(1) * labels.size(2);
+  const I* lab = labels.const_data_ptr<I>();
+  int64_t* cnt = count.data_ptr<int64_t>();
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      for (int64_t p = 0; p < HW; ++p) {
+        const int64_t l = lab[b * HW + p];
+        if (l != ignore) ++cnt[b * K + l];
+      }
+    }
+  });
+}
+
+template <typename T, typename I>
+void pool_labels(const at::Tensor& dense, bool nhwc, const at::Tensor& labels, int64_t K, int64_t ignore, bool mean,
+                 const at::Tensor& count, at::Tensor& out) {
+  using A = at::opmath_type<T>;
+  constexpr int64_t kBlock = 8;
+  const int64_t B = dense.size(0), G = dense.size(1), HW = dense.size(2) * dense.size(3);
+  const int64_t blocks = (G + kBlock - 1) / kBlock;
+  const int64_t channel_stride = nhwc ? 1 : HW, pixel_stride = nhwc ? G : 1;
+  const T* base = dense.const_data_ptr<T>();
+  const I* lab = labels.const_data_ptr<I>();
+  const int64_t* cnt = count.const_data_ptr<int64_t>();
+  T* o = out.data_ptr<T>();
+  at::parallel_for(0, B * blocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<A> acc(K * kBlock);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / blocks, g0 = (item % blocks) * kBlock, nc = std::min(G, g0 + kBlock) - g0;
+      std::fill(acc.begin(), acc.end(), A(0));
+      const T* image = base + b * G * HW + g0 * channel_stride;
+      const I* image_labels = lab + b * HW;
+      for (int64_t p = 0; p < HW; ++p) {
+        const int64_t l = image_labels[p];
+        if (l == ignore) continue;
+        A* a = acc.data() + l * kBlock;
+        const T* v = image + p * pixel_stride;
+        for (int64_t c = 0; c < nc; ++c) a[c] += static_cast<A>(v[c * channel_stride]);
+      }
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t n = cnt[b * K + k];
+        const A scale = mean ? (n > 0 ? A(1) / static_cast<A>(n) : A(0)) : A(1);
+        for (int64_t c = 0; c < nc; ++c) o[(b * K + k) * G + g0 + c] = static_cast<T>(acc[k * kBlock + c] * scale);
+      }
+    }
+  });
+}
+
+template <typename T, typename I>
+void unpool_labels(const at::Tensor& grad, const at::Tensor& labels, int64_t ignore, bool mean,
+                   const at::Tensor& count, at::Tensor& out) {
+  using A = at::opmath_type<T>;
+  const int64_t B = grad.size(0), K = grad.size(1), G = grad.size(2), HW = labels.size(1) * labels.size(2);
+  const T* gp = grad.const_data_ptr<T>();
+  const I* lab = labels.const_data_ptr<I>();
+  const int64_t* cnt = count.const_data_ptr<int64_t>();
+  T* o = out.data_ptr<T>();
+  at::parallel_for(0, B * G, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> column(K);
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t b = plane / G, ch = plane % G;
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t n = cnt[b * K + k];
+        const A scale = mean ? (n > 0 ? A(1) / static_cast<A>(n) : A(0)) : A(1);
+        column[k] = static_cast<T>(static_cast<A>(gp[(b * K + k) * G + ch]) * scale);
+      }
+      const I* image_labels = lab + b * HW;
+      T* dst = o + plane * HW;
+      for (int64_t p = 0; p < HW; ++p) {
+        const int64_t l = image_labels[p];
+        dst[p] = l == ignore ? T(0) : column[l];
+      }
+    }
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor> label_pool_cpu(const at::Tensor& dense, const at::Tensor& labels,
+                                                  int64_t num_labels, c10::string_view reduce, int64_t ignore_index) {
+  const bool mean = detail::parse_label_reduce(reduce);
+  detail::check_label_pool_inputs(dense, labels, num_labels, ignore_index);
+  const int64_t B = dense.size(0), G = dense.size(1);
+  at::Tensor out = at::empty({B, num_labels, G}, dense.options());
+  at::Tensor count = at::zeros({B, num_labels}, dense.options().dtype(at::kLong));
+  const at::Tensor lab = labels.contiguous();
+  const bool nhwc = !dense.is_contiguous() && dense.is_contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor map = nhwc ? dense : dense.contiguous();
+  AT_DISPATCH_INDEX_TYPES(lab.scalar_type(), "stx_label_pool_cpu", [&] {
+    count_labels<index_t>(lab, num_labels, ignore_index, count);
+    if (out.numel() == 0) return;
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dense.scalar_type(), "stx_label_pool_cpu", [&] {
+      pool_labels<scalar_t, index_t>(map, nhwc, lab, num_labels, ignore_index, mean, count, out);
+    });
+  });
+  return {out, count};
+}
+
+at::Tensor label_pool_backward_cpu(const at::Tensor& grad, const at::Tensor& labels, const at::Tensor& count,
+                                   c10::string_view reduce, int64_t ignore_index) {
+  const bool mean = detail::parse_label_reduce(reduce);
+  detail::check_label_pool_backward_inputs(grad, labels, count);
+  const int64_t B = grad.size(0), G = grad.size(2);
+  at::Tensor out = at::empty({B, G, labels.size(1), labels.size(2)}, grad.options());
+  if (out.numel() == 0) return out;
+  const at::Tensor g = grad.contiguous(), lab = labels.contiguous(), cnt = count.contiguous();
+  AT_DISPATCH_INDEX_TYPES(lab.scalar_type(), "stx_label_pool_backward_cpu", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, grad.scalar_type(), "stx_label_pool_backward_cpu",
+                                    [&] { unpool_labels<scalar_t, index_t>(g, lab, ignore_index, mean, cnt, out); });
+  });
+  return out;
+}
+
+}  // namespace
+}  // namespace stx::ops
+
+TORCH_LIBRARY_IMPL(stx, CPU, m) {
+  m.impl("label_pool", &stx::ops::label_pool_cpu);
+  m.impl("_label_pool_backward", &stx::ops::label_pool_backward_cpu);
+}

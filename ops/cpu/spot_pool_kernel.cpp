@@ -1,0 +1,202 @@
+// CPU kernels of spot_pool / spot_splat. The geometry (row segments per ring) comes from
+// ops/spot_pool_geometry.cpp; here we only sum / paint row segments.
+//   pool, NCHW map:  parallel over (spot, channel block); each segment is a contiguous row span.
+//   pool, NHWC map:  parallel over (spot, channel block); per pixel, a contiguous channel vector.
+//   splat:           parallel over output planes (b, g): conflict-free and deterministic.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/vec.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "ops/spot_pool_common.h"
+
+namespace stx::ops {
+namespace {
+
+using detail::SpotGeometry;
+
+// Sum of n contiguous values, accumulated in A (vectorised when no conversion is needed).
+template <typename T, typename A>
+A span_sum(const T* p, int64_t n) {
+  int64_t j = 0;
+  A total = 0;
+  if constexpr (std::is_same_v<T, A>) {
+    using Vec = at::vec::Vectorized<A>;
+    Vec acc0(A(0)), acc1(A(0));
+    for (; j + 2 * Vec::size() <= n; j += 2 * Vec::size()) {
+      acc0 += Vec::loadu(p + j);
+      acc1 += Vec::loadu(p + j + Vec::size());
+    }
+    total = at::vec::vec_reduce_all<A>([](Vec& x, Vec& y) { return x + y; }, acc0 + acc1);
+  }
+  for (; j < n; ++j) total += static_cast<A>(p[j]);
+  return total;
+}
+
+template <typename T, typename A>
+A span_weighted_sum(const T* p, const double* w, int64_t n) {
+  A total = 0;
+  for (int64_t j = 0; j < n; ++j) total += static_cast<A>(p[j]) * static_cast<A>(w[j]);
+  return total;
+}
+
+// Ring sums [N, S, G] (acc dtype) of a contiguous NCHW map.
+template <typename T>
+void pool_rings_nchw(const SpotGeometry& g, const at::Tensor& dense, at::Tensor& rings) {
+  using A = at::opmath_type<T>;
+  constexpr int64_t kBlock = 8;
+  const int64_t N = g.num_spots, S = g.num_scales, G = dense.size(1), H = g.height, W = g.width;
+  const int64_t blocks = (G + kBlock - 1) / kBlock;
+  const T* base = dense.const_data_ptr<T>();
+  A* out = rings.data_ptr<A>();
+  at::parallel_for(0, N * blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / blocks, g0 = (item % blocks) * kBlock, g1 = std::min(G, g0 + kBlock);
+      const T* image = base + g.spot_batch[n] * G * H * W;
+      for (int64_t ch = g0; ch < g1; ++ch) {
+        const T* plane = image + ch * H * W;
+        for (int64_t k = 0; k < S; ++k) {
+          A acc = 0;
+          for (int64_t s = g.ring_begin[n * S + k]; s < g.ring_begin[n * S + k + 1]; ++s) {
+            const T* p = plane + static_cast<int64_t>(g.seg_row[s]) * W + g.seg_col0[s];
+            const int64_t len = g.seg_col1[s] - g.seg_col0[s];
+            acc += g.weighted() ? span_weighted_sum<T, A>(p, g.weights.data() + g.seg_weight[s], len)
+                                : span_sum<T, A>(p, len);
+          }
+          out[(n * S + k) * G + ch] = acc;
+        }
+      }
+    }
+  });
+}
+
+// Ring sums [N, S, G] (acc dtype) of a channels-last map.
+template <typename T>
+void pool_rings_nhwc(const SpotGeometry& g, const at::Tensor& dense, at::Tensor& rings) {
+  using A = at::opmath_type<T>;
+  constexpr int64_t kBlock = 64;
+  const int64_t N = g.num_spots, S = g.num_scales, G = dense.size(1), H = g.height, W = g.width;
+  const int64_t blocks = (G + kBlock - 1) / kBlock;
+  const T* base = dense.const_data_ptr<T>();
+  A* out = rings.data_ptr<A>();
+  at::parallel_for(0, N * blocks, 1, [&](int64_t begin, int64_t end) {
+    A acc[kBlock];
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / blocks, g0 = (item % blocks) * kBlock, nc = std::min(G, g0 + kBlock) - g0;
+      const T* image = base + g.spot_batch[n] * H * W * G + g0;
+      for (int64_t k = 0; k < S; ++k) {
+        std::fill(acc, acc + kBlock, A(0));
+        for (int64_t s = g.ring_begin[n * S + k]; s < g.ring_begin[n * S + k + 1]; ++s) {
+          const T* row = image + static_cast<int64_t>(g.seg_row[s]) * W * G;
+          for (int64_t j = g.seg_col0[s]; j < g.seg_col1[s]; ++j) {
+            const T* p = row + j * G;
+            if (g.weighted()) {
+              const A w = static_cast<A>(g.weights[g.seg_weight[s] + (j - g.seg_col0[s])]);
+              for (int64_t c = 0; c < nc; ++c) acc[c] += w * static_cast<A>(p[c]);
+            } else {
+              for (int64_t c = 0; c < nc; ++c) acc[c] += static_cast<A>(p[c]);
+            }
+          }
+        }
+        std::copy(acc, acc + nc, out + (n * S + k) * G + g0);
+      }
+    }
+  });
+}
+
+// Paints ring coefficients [N, S, G] (acc dtype) into a contiguous [B, G, H, W] map.
+template <typename T>
+void splat_planes(const SpotGeometry& g, const at::Tensor& coef, at::Tensor& out) {
+  using A = at::opmath_type<T>;
+  const int64_t S = g.num_scales, G = out.size(1), H = g.height, W = g.width, B = g.batch;
+  const A* cp = coef.const_data_ptr<A>();
+  T* base = out.data_ptr<T>();
+  at::parallel_for(0, B * G, 1, [&](int64_t begin, int64_t end) {
+    std::vector<A> scratch(std::is_same_v<T, A> ? 0 : H * W);
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t b = plane / G, ch = plane % G;
+      T* out_plane = base + plane * H * W;
+      A* dst = nullptr;
+      if constexpr (std::is_same_v<T, A>) {
+        dst = out_plane;
+      } else {
+        dst = scratch.data();  // reduced precision: accumulate overlaps in float
+      }
+      std::fill(dst, dst + H * W, A(0));
+      for (int64_t idx = g.batch_begin[b]; idx < g.batch_begin[b + 1]; ++idx) {
+        const int64_t n = g.batch_spots[idx];
+        for (int64_t k = 0; k < S; ++k) {
+          const A c = cp[(n * S + k) * G + ch];
+          if (c == A(0)) continue;  // NaN still propagates
+          for (int64_t s = g.ring_begin[n * S + k]; s < g.ring_begin[n * S + k + 1]; ++s) {
+            A* p = dst + static_cast<int64_t>(g.seg_row[s]) * W;
+            if (g.weighted()) {
+              const double* w = g.weights.data() + g.seg_weight[s] - g.seg_col0[s];
+              for (int64_t j = g.seg_col0[s]; j < g.seg_col1[s]; ++j) p[j] += c * static_cast<A>(w[j]);
+            } else {
+              for (int64_t j = g.seg_col0[s]; j < g.seg_col1[s]; ++j) p[j] += c;
+            }
+          }
+        }
+      }
+      if constexpr (!std::is_same_v<T, A>) {
+        for (int64_t i = 0; i < H * W; ++i) out_plane[i] = static_cast<T>(dst[i]);
+      }
+    }
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor> spot_pool_cpu(const at::Tensor& dense, const at::Tensor& centers,
+                                                 const at::Tensor& radii, c10::string_view shape,
+                                                 c10::string_view reduce, double sigma) {
+  detail::check_dense_map(dense, "dense");
+  detail::check_same_device(dense, "dense", centers, "centers");
+  detail::check_same_device(dense, "dense", radii, "radii");
+  const int64_t B = dense.size(0), G = dense.size(1), H = dense.size(2), W = dense.size(3);
+  const SpotGeometry g = detail::build_spot_geometry(centers, radii, B, H, W, shape, reduce, sigma);
+  const int64_t N = g.num_spots, S = g.num_scales;
+  const c10::ScalarType acc = detail::spot_acc_dtype(dense.scalar_type());
+  at::Tensor rings = at::zeros({N, S, G}, dense.options().dtype(acc));
+  if (N > 0 && G > 0 && g.num_segments() > 0) {
+    const bool nhwc = !dense.is_contiguous() && dense.is_contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor map = nhwc ? dense : dense.contiguous();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dense.scalar_type(), "stx_spot_pool_cpu", [&] {
+      if (nhwc) {
+        pool_rings_nhwc<scalar_t>(g, map, rings);
+      } else {
+        pool_rings_nchw<scalar_t>(g, map, rings);
+      }
+    });
+  }
+  at::Tensor out = detail::rings_to_scales(g, rings, dense.scalar_type()).view(detail::spot_output_shape(radii, G));
+  return {out, detail::coverage_tensor(g, radii, dense.scalar_type(), dense.device())};
+}
+
+at::Tensor spot_splat_cpu(const at::Tensor& values, const at::Tensor& centers, const at::Tensor& radii,
+                          int64_t batch_size, int64_t height, int64_t width, c10::string_view shape,
+                          c10::string_view reduce, double sigma) {
+  detail::check_spot_values(values, centers, radii);
+  const SpotGeometry g = detail::build_spot_geometry(centers, radii, batch_size, height, width, shape, reduce, sigma);
+  const int64_t G = values.size(-1);
+  at::Tensor out = at::empty({batch_size, G, height, width}, values.options());
+  if (out.numel() == 0) return out;
+  const at::Tensor coef = detail::ring_coefficients(g, values.reshape({g.num_spots, g.num_scales, G}));
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, values.scalar_type(), "stx_spot_splat_cpu",
+                                  [&] { splat_planes<scalar_t>(g, coef, out); });
+  return out;
+}
+
+}  // namespace
+}  // namespace stx::ops
+
+TORCH_LIBRARY_IMPL(stx, CPU, m) {
+  m.impl("spot_pool", &stx::ops::spot_pool_cpu);
+  m.impl("spot_splat", &stx::ops::spot_splat_cpu);
+}
