@@ -37,3 +37,4 @@ def cmake_prefix_path() -> str:
 
 
 __all__ = ["__version__", "library_path", "has_cuda", "cmake_prefix_path"]
+from stx import envs  # noqa: E402,F401  (registers stx/SpotSampling-v0 with gymnasium)

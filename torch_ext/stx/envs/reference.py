@@ -1,0 +1,115 @@
+"""A straightforward NumPy implementation of the spot-sampling env and its reward, written from
+docs/envs.md independently of the C++ core: every step recomputes the value of the sampled set
+from scratch. It is the reference the tests compare against and the baseline of
+scripts/bench/env.py. Inputs are the task's per-spot arrays (nearest centroid, nearest cell type).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["ReferenceSpotSampling", "marginal_value", "faithful_round_value"]
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+
+def marginal_value(picks, xy, section, diameter, cluster, ctype, num_clusters, num_types):
+    """(V_sc, V_type, V_spatial) of the cumulative set ``picks`` (marginal mode)."""
+    picks = np.asarray(picks, dtype=np.int64)
+    n = len(xy)
+    if len(picks) == 0:
+        return 0.0, 0.0, -0.5
+    v_sc = len(np.unique(cluster[picks])) / num_clusters
+    counts = np.bincount(ctype[picks], minlength=num_types)
+    p = counts[counts > 0] / len(picks)
+    v_type = float(-(p * np.log(p)).sum() / math.log(num_types)) if num_types > 1 else 0.0
+    pair_sum, pair_count, cover = 0.0, 0.0, np.ones(n)
+    for s in np.unique(section[picks]):
+        sp = picks[section[picks] == s]
+        pair_sum += _pairwise(xy[sp], xy[sp]).sum() / diameter[s]
+        pair_count += len(sp) * (len(sp) - 1)
+        spots = np.flatnonzero(section == s)
+        cover[spots] = np.minimum(1.0, _pairwise(xy[spots], xy[sp]).min(1) / diameter[s])
+    within = pair_sum / pair_count if pair_count else 0.0
+    return v_sc, v_type, 0.5 * (within - cover.mean())
+
+
+def faithful_round_value(picks, xy, cluster, ctype, num_clusters):
+    """The published code's per-round reward terms of the round's picks S_t."""
+    picks = np.asarray(picks, dtype=np.int64)
+    k = len(picks)
+    r_sc = len(np.unique(cluster[picks])) / num_clusters
+    _, counts = np.unique(ctype[picks], return_counts=True)
+    p = counts / k
+    r_type = float(-(p * np.log(p + 1e-9)).sum() / np.log(len(counts) + 1e-9))
+    if k < 2:
+        return r_sc, r_type, 0.0
+    sel = xy[picks]
+    d_within = _pairwise(sel, sel).mean()
+    d_cover = _pairwise(xy, sel).min(1).mean()
+    return r_sc, r_type, (d_within + d_cover) / 2
+
+
+class ReferenceSpotSampling:
+    """One env. ``reset(initial)`` takes S0 explicitly (faithful mode), so runs can be aligned."""
+
+    def __init__(self, xy, section, diameter, cluster, ctype, num_clusters, num_types, *, budget_ratio=0.1,
+                 mode="marginal", weights=(20.0, 5.0, 0.05), exclude_initial=True):
+        self.xy = np.asarray(xy, dtype=np.float64)
+        self.section = np.asarray(section, dtype=np.int64)
+        self.diameter = np.asarray(diameter, dtype=np.float64)
+        self.cluster = np.asarray(cluster, dtype=np.int64)
+        self.ctype = np.asarray(ctype, dtype=np.int64)
+        self.num_clusters, self.num_types = num_clusters, num_types
+        self.mode, self.weights, self.exclude_initial = mode, np.asarray(weights, dtype=np.float64), exclude_initial
+        n = len(self.xy)
+        spots = math.floor(budget_ratio * n + 1e-9)
+        if mode == "marginal":
+            self.total = self.round_size = spots
+        else:
+            self.round_size = max(1, math.floor(budget_ratio * n / 3 + 1e-9))
+            self.total = 3 * self.round_size
+
+    def reset(self, initial=()):
+        n = len(self.xy)
+        self.sampled = np.zeros(n, dtype=np.int8)
+        self.mask = np.ones(n, dtype=np.int8)
+        self.picks: list[int] = []
+        self.round: list[int] = []
+        self.picked = 0
+        self.initial_terms = (0.0, 0.0, 0.0)
+        if self.mode == "faithful":
+            initial = list(initial)
+            assert len(initial) == self.round_size
+            self.sampled[initial] = 1
+            if self.exclude_initial:
+                self.mask[initial] = 0
+            self.initial_terms = faithful_round_value(initial, self.xy, self.cluster, self.ctype, self.num_clusters)
+            self.picked = self.round_size
+
+    def _value(self):
+        return np.array(marginal_value(self.picks, self.xy, self.section, self.diameter, self.cluster, self.ctype,
+                                       self.num_clusters, self.num_types))
+
+    def step(self, actions):
+        actions = [int(a) for a in np.atleast_1d(actions)]
+        if any(self.mask[a] == 0 for a in actions):
+            raise ValueError(f"masked action in {actions}")
+        before = self._value() if self.mode == "marginal" else None
+        for a in actions:
+            self.sampled[a] = 1
+            self.mask[a] = 0
+        self.picks += actions
+        self.round += actions
+        self.picked += len(actions)
+        if self.mode == "marginal":
+            terms = self._value() - before
+        elif len(self.round) == self.round_size:
+            terms = np.array(faithful_round_value(self.round, self.xy, self.cluster, self.ctype, self.num_clusters))
+            self.round = []
+        else:
+            terms = np.zeros(3)
+        return float(self.weights @ terms), self.picked >= self.total, terms

@@ -1,0 +1,128 @@
+"""``SpotSamplingEnv``: the Gymnasium front end of the C++ spot-sampling environment."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from stx.envs.tasks import SpotSamplingTask, _native, load_task, synthetic_task
+
+__all__ = ["SpotSamplingEnv", "env_config", "observation_space", "resolve_task"]
+
+DEFAULT_WEIGHTS = (20.0, 5.0, 0.05)  # SCR2-ST's (w_sc, w_type, w_spatial)
+
+
+def env_config(*, budget_ratio: float = 0.1, mode: str = "marginal", weights: Sequence[float] = DEFAULT_WEIGHTS,
+               picks_per_step: int = 1, max_steps: int = 0, exclude_initial: bool = True) -> dict[str, Any]:
+    """Keyword arguments of the native env / vector env."""
+    if len(weights) != 3:
+        raise ValueError(f"weights must be (w_sc, w_type, w_spatial), got {weights!r}")
+    return dict(budget_ratio=float(budget_ratio), mode=str(mode), w_sc=float(weights[0]), w_type=float(weights[1]),
+                w_spatial=float(weights[2]), picks_per_step=int(picks_per_step), max_steps=int(max_steps),
+                exclude_initial=bool(exclude_initial))
+
+
+def resolve_task(task: SpotSamplingTask | None = None, data: Any = None,
+                 synthetic: Mapping[str, Any] | None = None) -> SpotSamplingTask:
+    """``task`` as given, else a task from ``data`` (mapping or .npz path), else the synthetic section."""
+    if task is not None:
+        if data is not None or synthetic is not None:
+            raise ValueError("pass only one of task, data, synthetic")
+        return task
+    if data is not None:
+        return load_task(data)
+    return synthetic_task(**dict(synthetic or {}))
+
+
+def observation_space(task: SpotSamplingTask) -> spaces.Dict:
+    """features [N, F] float32 (bounded by the task's min/max), coords [N, 2] float32 in [0, 1] (per
+    section), sampled [N] int8 {0, 1}, action_mask [N] int8 {0, 1}, budget_left [1] float32 in [0, 1]."""
+    n, f = task.num_spots, task.feature_dim
+    return spaces.Dict({
+        "features": spaces.Box(task.feature_min, task.feature_max, (n, f), np.float32),
+        "coords": spaces.Box(0.0, 1.0, (n, 2), np.float32),
+        "sampled": spaces.MultiBinary(n),
+        "action_mask": spaces.MultiBinary(n),
+        "budget_left": spaces.Box(0.0, 1.0, (1,), np.float32),
+    })
+
+
+class SpotSamplingEnv(gym.Env):
+    """Choose which spots of a tissue section to sequence under a budget of floor(rho * N) spots.
+
+    Action: ``Discrete(N)`` (one spot; ``picks_per_step > 1``: ``MultiBinary(N)`` with exactly
+    :meth:`picks_this_step` ones). A masked, out-of-range or repeated action raises ``ValueError``
+    and leaves the state unchanged. ``terminated`` when the budget is spent; ``truncated`` at
+    ``max_steps``. The reward is the weighted sum of the terms reported in ``info``
+    (``reward_sc``, ``reward_type``, ``reward_spatial``); see docs/envs.md for both modes.
+    """
+
+    metadata = {"render_modes": [], "render_fps": 1}
+
+    def __init__(self, task: SpotSamplingTask | None = None, *, data: Any = None,
+                 synthetic: Mapping[str, Any] | None = None, budget_ratio: float = 0.1, mode: str = "marginal",
+                 weights: Sequence[float] = DEFAULT_WEIGHTS, picks_per_step: int = 1, max_steps: int = 0,
+                 exclude_initial: bool = True, render_mode: str | None = None):
+        if render_mode is not None:
+            raise ValueError(f"render_mode must be None (no rendering), got {render_mode!r}")
+        self.task = resolve_task(task, data, synthetic)
+        self.config = env_config(budget_ratio=budget_ratio, mode=mode, weights=weights,
+                                 picks_per_step=picks_per_step, max_steps=max_steps, exclude_initial=exclude_initial)
+        self._env = _native.SpotSamplingEnv(self.task, 0, **self.config)
+        n = self.task.num_spots
+        self.observation_space = observation_space(self.task)
+        self.action_space = spaces.Discrete(n) if picks_per_step == 1 else spaces.MultiBinary(n)
+        self.render_mode = None
+        self._features = self.task.features.numpy()
+        self._coords = self.task.unit_coords.numpy()
+        self._sampled = self._env.sampled()     # live views of the C++ buffers
+        self._mask = self._env.action_mask()
+
+    @property
+    def native(self):
+        """The underlying C++ env (``stx._C.envs.SpotSamplingEnv``)."""
+        return self._env
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {"features": self._features.copy(), "coords": self._coords.copy(), "sampled": self._sampled.copy(),
+                "action_mask": self._mask.copy(),
+                "budget_left": np.array([self._env.budget_left_fraction], dtype=np.float32)}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if options:
+            raise ValueError(f"SpotSamplingEnv.reset takes no options, got {sorted(options)}")
+        self._env.reset(int(self.np_random.integers(0, 2**63 - 1)))
+        sc, ty, sp = self._env.initial_terms
+        info = {"initial_reward_sc": sc, "initial_reward_type": ty, "initial_reward_spatial": sp,
+                "spots_left": self._env.spots_left}
+        return self._obs(), info
+
+    def _picks(self, action) -> list[int]:
+        if isinstance(self.action_space, spaces.Discrete):
+            a = np.asarray(action)
+            if a.size != 1 or not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"action must be one integer spot index, got {action!r}")
+            return [int(a.reshape(()))]
+        a = np.asarray(action).reshape(-1)
+        if a.shape != (self.task.num_spots,):
+            raise ValueError(f"action must be a MultiBinary({self.task.num_spots}) vector, got shape {a.shape}")
+        return np.flatnonzero(a).tolist()
+
+    def step(self, action):
+        reward, terminated, truncated, (sc, ty, sp), round_complete = self._env.step(self._picks(action))
+        info = {"reward_sc": sc, "reward_type": ty, "reward_spatial": sp, "round_complete": round_complete,
+                "spots_left": self._env.spots_left}
+        return self._obs(), float(reward), bool(terminated), bool(truncated), info
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions (bool [N]) for sb3-contrib's MaskablePPO."""
+        return self._mask.astype(bool)
+
+    def picks_this_step(self) -> int:
+        return self._env.picks_this_step
+
+    def close(self):
+        pass
