@@ -1,0 +1,157 @@
+// CPU kernels of soft_labels: per-row weights (ops/soft_labels_common.h), a weighted gather-sum
+// parallel over queries, and a backward whose bank gradient is parallel over gene columns so
+// every thread owns its columns (deterministic, no atomics).
+#include <array>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "ops/soft_labels_common.h"
+
+namespace stx::ops::soft {
+namespace {
+
+struct Inputs {
+  at::Tensor index, scores, keep, bank;  // contiguous; keep may be undefined
+  int64_t Q, K, N, G;
+};
+
+Inputs prepare(const at::Tensor& index, const at::Tensor& scores, const std::optional<at::Tensor>& keep,
+               const at::Tensor& bank_values) {
+  return {index.contiguous(),
+          scores.contiguous(),
+          keep.has_value() ? keep->contiguous() : at::Tensor(),
+          bank_values.contiguous(),
+          index.size(0),
+          index.size(1),
+          bank_values.size(0),
+          bank_values.size(1)};
+}
+
+inline bool used(const int64_t* idx, const bool* keep, int64_t j) {
+  return idx[j] >= 0 && (keep == nullptr || keep[j]);
+}
+
+std::tuple<at::Tensor, at::Tensor> soft_labels_cpu(const at::Tensor& index, const at::Tensor& scores,
+                                                   const std::optional<at::Tensor>& keep,
+                                                   const at::Tensor& bank_values, c10::string_view weighting,
+                                                   double temperature) {
+  check_args(index, scores, keep, bank_values, temperature);
+  const Weighting mode = parse_weighting(weighting);
+  const Inputs in = prepare(index, scores, keep, bank_values);
+  at::Tensor soft = at::empty({in.Q, in.G}, bank_values.options());
+  at::Tensor conf = at::empty({in.Q}, scores.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.scores.scalar_type(), "soft_labels", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const int64_t* ip = in.index.const_data_ptr<int64_t>();
+    const scalar_t* sp = in.scores.const_data_ptr<scalar_t>();
+    const bool* kp = in.keep.defined() ? in.keep.const_data_ptr<bool>() : nullptr;
+    const scalar_t* bp = in.bank.const_data_ptr<scalar_t>();
+    scalar_t* op = soft.mutable_data_ptr<scalar_t>();
+    scalar_t* cp = conf.mutable_data_ptr<scalar_t>();
+    const acc_t inv_temp = static_cast<acc_t>(1.0 / temperature);
+    at::parallel_for(0, in.Q, 8, [&](int64_t b, int64_t e) {
+      std::vector<acc_t> w(in.K), row(in.G);
+      for (int64_t q = b; q < e; ++q) {
+        const int64_t* iq = ip + q * in.K;
+        const bool* kq = kp ? kp + q * in.K : nullptr;
+        acc_t c;
+        row_weights<acc_t, scalar_t>(iq, sp + q * in.K, kq, in.K, mode, inv_temp, w.data(), &c);
+        cp[q] = static_cast<scalar_t>(c);
+        std::fill(row.begin(), row.end(), acc_t(0));
+        for (int64_t j = 0; j < in.K; ++j) {
+          if (!used(iq, kq, j)) continue;
+          const scalar_t* src = bp + iq[j] * in.G;
+          const acc_t wj = w[j];
+          for (int64_t g = 0; g < in.G; ++g) row[g] += wj * static_cast<acc_t>(src[g]);
+        }
+        for (int64_t g = 0; g < in.G; ++g) op[q * in.G + g] = static_cast<scalar_t>(row[g]);
+      }
+    });
+  });
+  return {soft, conf};
+}
+
+std::tuple<at::Tensor, at::Tensor> soft_labels_backward_cpu(const at::Tensor& grad_soft, const at::Tensor& grad_conf,
+                                                            const at::Tensor& index, const at::Tensor& scores,
+                                                            const std::optional<at::Tensor>& keep,
+                                                            const at::Tensor& bank_values, c10::string_view weighting,
+                                                            double temperature, std::array<bool, 2> output_mask) {
+  check_args(index, scores, keep, bank_values, temperature);
+  const Weighting mode = parse_weighting(weighting);
+  const Inputs in = prepare(index, scores, keep, bank_values);
+  TORCH_CHECK(grad_soft.sizes() == at::IntArrayRef({in.Q, in.G}), "_soft_labels_backward: grad_soft must be [Q, G]");
+  TORCH_CHECK(grad_conf.sizes() == at::IntArrayRef({in.Q}), "_soft_labels_backward: grad_confidence must be [Q]");
+  const at::Tensor gs = grad_soft.to(bank_values.scalar_type()).contiguous();
+  const at::Tensor gc = grad_conf.to(scores.scalar_type()).contiguous();
+  at::Tensor grad_scores = output_mask[0] ? at::zeros_like(in.scores) : at::empty({0}, scores.options());
+  at::Tensor grad_bank = at::empty({0}, bank_values.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.scores.scalar_type(), "soft_labels_backward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const int64_t* ip = in.index.const_data_ptr<int64_t>();
+    const scalar_t* sp = in.scores.const_data_ptr<scalar_t>();
+    const bool* kp = in.keep.defined() ? in.keep.const_data_ptr<bool>() : nullptr;
+    const scalar_t* bp = in.bank.const_data_ptr<scalar_t>();
+    const scalar_t* gsp = gs.const_data_ptr<scalar_t>();
+    const scalar_t* gcp = gc.const_data_ptr<scalar_t>();
+    const acc_t inv_temp = static_cast<acc_t>(1.0 / temperature);
+    // Weights of every row, kept for the bank gradient (Q*k values).
+    std::vector<acc_t> weights(static_cast<size_t>(in.Q * in.K));
+    at::parallel_for(0, in.Q, 8, [&](int64_t b, int64_t e) {
+      std::vector<acc_t> gw(in.K), gsc(in.K);
+      for (int64_t q = b; q < e; ++q) {
+        const int64_t* iq = ip + q * in.K;
+        const bool* kq = kp ? kp + q * in.K : nullptr;
+        acc_t* w = weights.data() + q * in.K;
+        acc_t c;
+        const acc_t denom = row_weights<acc_t, scalar_t>(iq, sp + q * in.K, kq, in.K, mode, inv_temp, w, &c);
+        if (!output_mask[0]) continue;
+        const scalar_t* g_row = gsp + q * in.G;
+        for (int64_t j = 0; j < in.K; ++j) {
+          acc_t dot = 0;
+          if (used(iq, kq, j)) {
+            const scalar_t* src = bp + iq[j] * in.G;
+            for (int64_t g = 0; g < in.G; ++g) dot += static_cast<acc_t>(g_row[g]) * static_cast<acc_t>(src[g]);
+          }
+          gw[j] = dot;
+        }
+        row_weights_backward<acc_t, scalar_t>(iq, sp + q * in.K, kq, in.K, mode, inv_temp, w, denom, gw.data(),
+                                              static_cast<acc_t>(gcp[q]), gsc.data());
+        scalar_t* out = grad_scores.mutable_data_ptr<scalar_t>() + q * in.K;
+        for (int64_t j = 0; j < in.K; ++j) out[j] = static_cast<scalar_t>(gsc[j]);
+      }
+    });
+    if (output_mask[1]) {
+      // Accumulate in acc_t, one block of gene columns per thread: no two threads touch a column.
+      at::Tensor acc = at::zeros({in.N, in.G}, bank_values.options().dtype(c10::CppTypeToScalarType<acc_t>::value));
+      acc_t* ap = acc.mutable_data_ptr<acc_t>();
+      at::parallel_for(0, in.G, 16, [&](int64_t g0, int64_t g1) {
+        for (int64_t q = 0; q < in.Q; ++q) {
+          const int64_t* iq = ip + q * in.K;
+          const bool* kq = kp ? kp + q * in.K : nullptr;
+          const scalar_t* g_row = gsp + q * in.G;
+          for (int64_t j = 0; j < in.K; ++j) {
+            if (!used(iq, kq, j)) continue;
+            const acc_t wj = weights[q * in.K + j];
+            acc_t* dst = ap + iq[j] * in.G;
+            for (int64_t g = g0; g < g1; ++g) dst[g] += wj * static_cast<acc_t>(g_row[g]);
+          }
+        }
+      });
+      grad_bank = acc.scalar_type() == bank_values.scalar_type() ? acc : acc.to(bank_values.scalar_type());
+    }
+  });
+  return {grad_scores, grad_bank};
+}
+
+}  // namespace
+}  // namespace stx::ops::soft
+
+TORCH_LIBRARY_IMPL(stx, CPU, m) {
+  m.impl("soft_labels", &stx::ops::soft::soft_labels_cpu);
+  m.impl("_soft_labels_backward", &stx::ops::soft::soft_labels_backward_cpu);
+}
