@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in fuzz/ with clang (-fsanitize=fuzzer,address,undefined) and
+# runs each for a bounded time. Usage: fuzz/run.sh [seconds per target, default 20] [target...]
+# Targets: delimited (CSV/TSV + number parsers), json (JSON scalars), image (PNG/JPEG/TIFF).
+# Needs clang and libclang-rt-dev (Debian), the project venv's torch (for c10), zlib,
+# nlohmann-json, libpng, libturbojpeg and libtiff. Exit status is non-zero on any finding;
+# the crashing input is kept under build/fuzz/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_PER_TARGET="${1:-${STX_FUZZ_SECONDS:-20}}"
+shift || true
+TARGETS=("$@")
+((${#TARGETS[@]})) || TARGETS=(delimited json image)
+OUT="${STX_FUZZ_BUILD:-$ROOT/build/fuzz}"
+PY="${STX_PYTHON:-$ROOT/.venv/bin/python}"
+CXX="${STX_FUZZ_CXX:-clang++}"
+
+say() { printf '[fuzz] %s\n' "$*"; }
+command -v "$CXX" >/dev/null || { echo "[fuzz] ERROR: $CXX not found (apt-get install clang libclang-rt-dev)" >&2; exit 2; }
+TORCH="$("$PY" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+mkdir -p "$OUT" && OUT="$(cd "$OUT" && pwd)"
+
+CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+          -fno-sanitize-recover=undefined -I"$ROOT/include" -I"$ROOT"
+          -isystem "$TORCH/include" -isystem "$TORCH/include/torch/csrc/api/include"
+          -isystem /usr/include/libpng16 -DSTX_BUILDING_LIBRARY)
+TORCH_LINK=(-L"$TORCH/lib" -Wl,-rpath,"$TORCH/lib" -lc10)
+
+build() {
+  local name="$1"; shift
+  say "building $name"
+  "$CXX" "${CXXFLAGS[@]}" "$@" -o "$OUT/fuzz_$name"
+}
+
+seed_images() {  # tiny valid images as a starting corpus, made here (no files from elsewhere)
+  local dir="$OUT/corpus/image"
+  mkdir -p "$dir"
+  "$PY" - "$dir" <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+d = sys.argv[1]
+rng = np.random.default_rng(0)
+rgb = rng.integers(0, 256, size=(9, 7, 3), dtype=np.uint8)
+Image.fromarray(rgb).save(f"{d}/seed.png")
+Image.fromarray(rgb).save(f"{d}/seed.jpg", quality=80)
+Image.fromarray(rgb).save(f"{d}/seed.tif")
+Image.fromarray(rgb[:, :, 0], "L").save(f"{d}/grey.tif", compression="tiff_lzw")
+Image.fromarray(np.dstack([rgb, rgb[:, :, :1]]), "RGBA").save(f"{d}/alpha.png")
+PY
+}
+
+status=0
+for target in "${TARGETS[@]}"; do
+  case "$target" in
+    delimited|json)
+      build "$target" "$ROOT/fuzz/fuzz_$target.cpp" "$ROOT/datasets/text_io.cpp" "${TORCH_LINK[@]}" -lz
+      corpus="$OUT/corpus/$target"; mkdir -p "$corpus"; cp -n "$ROOT/fuzz/corpus/$target"/* "$corpus"/ ;;
+    image)
+      build image "$ROOT/fuzz/fuzz_image.cpp" "$ROOT"/datasets/image_{io,jpeg,tiff}.cpp "${TORCH_LINK[@]}" \
+        -ltorch_cpu -lpng16 -lturbojpeg -ltiff
+      seed_images; corpus="$OUT/corpus/image" ;;
+    *) echo "[fuzz] ERROR: unknown target '$target' (delimited, json, image)" >&2; exit 2 ;;
+  esac
+  say "running $target for ${SECONDS_PER_TARGET}s"
+  # Leak checking is off: libtorch keeps process-lifetime allocations that are not bugs.
+  if ! (cd "$OUT" && ASAN_OPTIONS=detect_leaks=0 "./fuzz_$target" -max_total_time="$SECONDS_PER_TARGET" \
+        -max_len=65536 -rss_limit_mb=4096 -artifact_prefix="$OUT/crash_${target}_" "$corpus" \
+        > "$OUT/$target.log" 2>&1); then
+    say "FINDING in $target: see $OUT/$target.log and $OUT/crash_${target}_*"
+    tail -40 "$OUT/$target.log"
+    status=1
+  else
+    say "$target: $(grep -Eo 'Done [0-9]+ runs.*' "$OUT/$target.log" | tail -1 || echo done)"
+  fi
+done
+exit "$status"
