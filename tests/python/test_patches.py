@@ -69,7 +69,7 @@ def test_level_choice_on_a_pyramid(stx_data):
     assert np.array_equal(got, want)
     coarse = extract_patches(slide, [[cx, cy]], 1.0, 25)[0].float()
     # a 2x reduction of the same footprint: close to the 2x2 mean of the crop
-    pooled = torch.nn.functional.avg_pool2d(torch.from_numpy(want).float()[None], 2)[0]
+    pooled = torch.nn.functional.avg_pool2d(torch.tensor(want, dtype=torch.float32)[None], 2)[0]
     assert (coarse - pooled).abs().mean() < 8
 
 
