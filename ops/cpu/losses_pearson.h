@@ -1,0 +1,61 @@
+#pragma once
+// Per-column Pearson statistics of two contiguous [N, G] blocks (reduction over rows), shared by
+// pearson_loss and the pearson_per_gene metric. Two passes (means, then centred sums) in double,
+// streaming rows with a block of column accumulators so the inner loop is contiguous.
+#include <algorithm>
+#include <vector>
+
+#include <ATen/Parallel.h>
+
+namespace stx::ops::losses {
+
+struct PearsonStats {
+  std::vector<double> mx, my, sxx, syy, sxy;
+};
+
+template <typename T>
+PearsonStats pearson_stats(const T* x, const T* y, int64_t n, int64_t g) {
+  constexpr int64_t kBlock = 64;
+  PearsonStats st{std::vector<double>(g), std::vector<double>(g), std::vector<double>(g), std::vector<double>(g),
+                  std::vector<double>(g)};
+  at::parallel_for(0, g, kBlock, [&](int64_t g0, int64_t g1) {
+    for (int64_t cb = g0; cb < g1; cb += kBlock) {
+      const int64_t w = std::min(kBlock, g1 - cb);
+      double ax[kBlock] = {}, ay[kBlock] = {};
+      for (int64_t i = 0; i < n; ++i) {
+        const T* xr = x + i * g + cb;
+        const T* yr = y + i * g + cb;
+        for (int64_t c = 0; c < w; ++c) {
+          ax[c] += static_cast<double>(xr[c]);
+          ay[c] += static_cast<double>(yr[c]);
+        }
+      }
+      for (int64_t c = 0; c < w; ++c) {
+        ax[c] /= static_cast<double>(n);
+        ay[c] /= static_cast<double>(n);
+      }
+      double axx[kBlock] = {}, ayy[kBlock] = {}, axy[kBlock] = {};
+      for (int64_t i = 0; i < n; ++i) {
+        const T* xr = x + i * g + cb;
+        const T* yr = y + i * g + cb;
+        for (int64_t c = 0; c < w; ++c) {
+          const double dx = static_cast<double>(xr[c]) - ax[c];
+          const double dy = static_cast<double>(yr[c]) - ay[c];
+          axx[c] += dx * dx;
+          ayy[c] += dy * dy;
+          axy[c] += dx * dy;
+        }
+      }
+      for (int64_t c = 0; c < w; ++c) {
+        st.mx[cb + c] = ax[c];
+        st.my[cb + c] = ay[c];
+        st.sxx[cb + c] = axx[c];
+        st.syy[cb + c] = ayy[c];
+        st.sxy[cb + c] = axy[c];
+      }
+    }
+  });
+  return st;
+}
+
+}  // namespace stx::ops::losses
