@@ -162,8 +162,8 @@ std::tuple<at::Tensor, at::Tensor> pearson_loss_backward_cpu(const at::Tensor& g
     });
   });
   if (d == 1) {
-    if (mask[0]) gx = gx.t();
-    if (mask[1]) gy = gy.t();
+    if (mask[0]) gx = gx.t().contiguous();
+    if (mask[1]) gy = gy.t().contiguous();
   }
   return {gx, gy};
 }
