@@ -1,0 +1,225 @@
+"""cosine_topk / majority_filter / filtered_topk / merge_topk against brute-force references:
+the full similarity matrix, a stable sort (ties -> lower index) and a Counter-based filter loop."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import stx
+from conftest import devices
+
+
+def full_scores(query, bank, metric):
+    q, b = query.double(), bank.double()
+    if metric == "cosine":
+        return F.normalize(q, dim=1) @ F.normalize(b, dim=1).T
+    if metric == "ip":
+        return q @ b.T
+    return -torch.cdist(q, b).square()
+
+
+def reference_topk(query, bank, k, metric="cosine", bank_mask=None, exclude_self=False):
+    Q, N = query.shape[0], bank.shape[0]
+    s = full_scores(query, bank, metric)
+    allowed = torch.ones(Q, N, dtype=torch.bool)
+    if bank_mask is not None:
+        allowed &= bank_mask[None, :]
+    if exclude_self:
+        allowed &= torch.arange(Q)[:, None] != torch.arange(N)[None, :]
+    s = s.masked_fill(~allowed, float("-inf"))  # real scores are finite: excluded ones sort last
+    order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :k]
+    scores = torch.full((Q, k), float("-inf"), dtype=torch.float64)
+    index = torch.full((Q, k), -1, dtype=torch.int64)
+    found = torch.arange(order.shape[1])[None, :] < allowed.sum(1, keepdim=True)
+    scores[:, : order.shape[1]] = torch.where(found, s.gather(1, order), scores[:, : order.shape[1]])
+    index[:, : order.shape[1]] = torch.where(found, order, index[:, : order.shape[1]])
+    return scores, index
+
+
+def reference_filter(index, labels, num_types):
+    keep = torch.zeros(index.shape, dtype=torch.bool)
+    for q, row in enumerate(index.tolist()):
+        valid = [j for j in row if j >= 0]
+        top = {lab for lab, _ in Counter(labels[valid].tolist()).most_common(num_types)} if num_types else None
+        for r, j in enumerate(row):
+            keep[q, r] = j >= 0 and (top is None or labels[j].item() in top)
+    return keep
+
+
+def assert_topk_equal(got, ref, atol=1e-9):
+    (gs, gi), (rs, ri) = got, ref
+    assert torch.equal(gi.cpu(), ri)
+    assert torch.allclose(gs.cpu().double(), rs, atol=atol, rtol=0)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("metric", ["cosine", "ip", "l2"])
+@pytest.mark.parametrize("shape", [(7, 50, 5), (3, 4, 9), (5, 0, 3), (0, 6, 2), (1100, 4500, 17)])
+def test_cosine_topk_matches_brute_force(device, metric, shape):
+    Q, N, k = shape
+    g = torch.Generator().manual_seed(Q * 131 + N)
+    query = torch.randn(Q, 8, generator=g, dtype=torch.float64)
+    bank = torch.randn(N, 8, generator=g, dtype=torch.float64)
+    got = stx.ops.cosine_topk(query.to(device), bank.to(device), k, metric)
+    assert got[0].shape == (Q, k) and got[1].dtype == torch.int64
+    assert_topk_equal(got, reference_topk(query, bank, k, metric))
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_ties_and_duplicates_break_by_lower_index(device, dtype, metric):
+    # Small integers: every score is exact in float32 too, so ties are real ties.
+    g = torch.Generator().manual_seed(3)
+    bank = torch.randint(-2, 3, (300, 4), generator=g).to(dtype)
+    bank[100:110] = bank[5]  # duplicate vectors
+    query = torch.randint(-2, 3, (40, 4), generator=g).to(dtype)
+    query[0] = bank[5]
+    got = stx.ops.cosine_topk(query.to(device), bank.to(device), 25, metric)
+    assert_topk_equal(got, reference_topk(query, bank, 25, metric))
+    assert got[1][0, :11].tolist() == [5] + list(range(100, 110)) or metric == "ip"
+
+
+@pytest.mark.parametrize("device", devices())
+def test_zero_vectors_have_cosine_zero(device):
+    bank = torch.tensor([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    query = torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    scores, index = stx.ops.cosine_topk(query.to(device), bank.to(device), 6)
+    assert index[0].tolist() == [0, 1, 2, 3, -1, -1]  # all scores 0: index order
+    assert scores[0, :4].tolist() == [0.0] * 4 and torch.isinf(scores[0, 4:]).all()
+    assert index[1].tolist() == [0, 1, 2, 3, -1, -1]
+    assert_topk_equal((scores, index), reference_topk(query, bank, 6))
+
+
+@pytest.mark.parametrize("device", devices())
+def test_mask_and_exclude_self(device):
+    g = torch.Generator().manual_seed(5)
+    bank = torch.randn(60, 6, generator=g, dtype=torch.float64)
+    mask = torch.rand(60, generator=g) > 0.4
+    got = stx.ops.cosine_topk(bank.to(device), bank.to(device), 50, "cosine", mask.to(device), True)
+    ref = reference_topk(bank, bank, 50, "cosine", mask, True)
+    assert_topk_equal(got, ref)
+    assert not (got[1].cpu() == torch.arange(60)[:, None]).any()
+
+
+def test_float32_and_bfloat16_close_to_float64():
+    g = torch.Generator().manual_seed(9)
+    query, bank = torch.randn(30, 16, generator=g), torch.randn(500, 16, generator=g)
+    rs, ri = reference_topk(query, bank, 10)
+    s32, i32 = stx.ops.cosine_topk(query, bank, 10)
+    assert s32.dtype == torch.float32 and torch.allclose(s32.double(), rs, atol=1e-5)
+    assert (i32 == ri).float().mean() > 0.98
+    sb, ib = stx.ops.cosine_topk(query.bfloat16(), bank.bfloat16(), 10)
+    assert sb.dtype == torch.bfloat16 and torch.allclose(sb.double(), rs, atol=3e-2)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("num_types", [0, 1, 2, 3])
+def test_filtered_topk_matches_counter_loop(device, num_types):
+    g = torch.Generator().manual_seed(num_types)
+    bank = torch.randn(200, 8, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 5, (200,), generator=g)
+    query = torch.randn(25, 8, generator=g, dtype=torch.float64)
+    s, i, keep = stx.ops.filtered_topk(query.to(device), bank.to(device), labels.to(device), 30, num_types,
+                                       num_labels=5)
+    assert_topk_equal((s, i), reference_topk(query, bank, 30))
+    assert torch.equal(keep.cpu(), reference_filter(i.cpu(), labels, num_types))
+
+
+def test_majority_filter_count_ties_go_to_best_rank():
+    labels = torch.tensor([0, 1, 2, 1, 0, 2])
+    index = torch.tensor([[2, 0, 1, 3, 4, 5, -1], [-1, -1, -1, -1, -1, -1, -1]])
+    # counts: 2 -> 2, 0 -> 2, 1 -> 2; label 2 appears first, then 0
+    keep = stx.ops.majority_filter(index, labels, 1)
+    assert keep[0].tolist() == [True, False, False, False, False, True, False]
+    assert keep[1].tolist() == [False] * 7
+    keep2 = stx.ops.majority_filter(index, labels, 2)
+    assert keep2[0].tolist() == [True, True, False, False, True, True, False]
+    assert torch.equal(keep2, reference_filter(index, labels, 2))
+
+
+@pytest.mark.parametrize("device", devices())
+def test_merge_topk_equals_single_bank(device):
+    g = torch.Generator().manual_seed(11)
+    bank = torch.randint(-2, 3, (90, 3), generator=g).double()  # many exact ties across shards
+    query = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    bounds = [0, 25, 25, 90]  # includes an empty shard
+    parts_s, parts_i = [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        s, i = stx.ops.cosine_topk(query.to(device), bank[lo:hi].to(device), 15, "ip")
+        parts_s.append(s)
+        parts_i.append(torch.where(i >= 0, i + lo, i))
+    got = stx.ops.merge_topk(parts_s, parts_i, 15)
+    assert_topk_equal(got, reference_topk(query, bank, 15, "ip"))
+    s, i = stx.ops.merge_topk(parts_s, parts_i, 40)  # k larger than the candidates of some rows? no: pads
+    assert torch.equal(i[:, :15].cpu(), got[1].cpu()) and (i[:, 45 - 5:] == -1).all()
+
+
+def test_large_bank_spans_many_tiles():
+    g = torch.Generator().manual_seed(1)
+    bank = torch.randn(9000, 4, generator=g, dtype=torch.float64)
+    query = bank[[0, 4095, 4096, 8999]] * 2
+    s, i = stx.ops.cosine_topk(query, bank, 1)
+    assert i[:, 0].tolist() == [0, 4095, 4096, 8999]
+
+
+def test_opcheck():
+    g = torch.Generator().manual_seed(0)
+    q, b = torch.randn(5, 4, generator=g), torch.randn(20, 4, generator=g)
+    torch.library.opcheck(torch.ops.stx.cosine_topk.default, (q, b, 3), {"metric": "l2"})
+    torch.library.opcheck(torch.ops.stx.cosine_topk.default, (q, b, 30, "cosine", torch.rand(20) > 0.5, False))
+    labels = torch.randint(0, 3, (20,))
+    _, idx = stx.ops.cosine_topk(q, b, 6)
+    torch.library.opcheck(torch.ops.stx.majority_filter.default, (idx, labels, 1))
+    torch.library.opcheck(torch.ops.stx.merge_topk.default, (torch.randn(2, 5, 3), torch.randint(0, 9, (2, 5, 3)), 4))
+
+
+def test_torch_compile_fullgraph():
+    q, b = torch.randn(6, 4), torch.randn(30, 4)
+    labels = torch.randint(0, 3, (30,))
+    fn = torch.compile(lambda q, b: stx.ops.filtered_topk(q, b, labels, 5, 1), fullgraph=True, backend="eager")
+    s, i, k = fn(q, b)
+    s2, i2, k2 = stx.ops.filtered_topk(q, b, labels, 5, 1)
+    assert torch.equal(i, i2) and torch.equal(k, k2)
+
+
+def test_bad_inputs_name_the_argument():
+    q, b = torch.randn(3, 4), torch.randn(10, 4)
+    with pytest.raises(RuntimeError, match="bank has D=5"):
+        stx.ops.cosine_topk(q, torch.randn(10, 5), 2)
+    with pytest.raises(RuntimeError, match="k must be positive"):
+        stx.ops.cosine_topk(q, b, 0)
+    with pytest.raises(RuntimeError, match="metric must be"):
+        stx.ops.cosine_topk(q, b, 2, "dot")
+    with pytest.raises(RuntimeError, match="bank dtype"):
+        stx.ops.cosine_topk(q, b.double(), 2)
+    with pytest.raises(RuntimeError, match="query must be floating"):
+        stx.ops.cosine_topk(q.long(), b.long(), 2)
+    with pytest.raises(RuntimeError, match="bank_mask must have shape"):
+        stx.ops.cosine_topk(q, b, 2, "cosine", torch.ones(9, dtype=torch.bool))
+    with pytest.raises(RuntimeError, match="bank_mask must be bool"):
+        stx.ops.cosine_topk(q, b, 2, "cosine", torch.ones(10))
+    bad = b.clone()
+    bad[7, 1] = float("nan")
+    with pytest.raises(RuntimeError, match="bank row 7 contains NaN or Inf"):
+        stx.ops.cosine_topk(q, bad, 2)
+    bad_q = q.clone()
+    bad_q[1, 0] = float("inf")
+    with pytest.raises(RuntimeError, match="query row 1 contains NaN or Inf"):
+        stx.ops.cosine_topk(bad_q, b, 2)
+    _, idx = stx.ops.cosine_topk(q, b, 4)
+    with pytest.raises(RuntimeError, match="bank_labels values must be in"):
+        stx.ops.majority_filter(idx, torch.full((10,), 3), 1, 3)
+    with pytest.raises(RuntimeError, match="bank_labels values must be in"):
+        stx.ops.majority_filter(idx, torch.full((10,), -1), 1)
+    with pytest.raises(RuntimeError, match="index values must be in"):
+        stx.ops.majority_filter(idx + 100, torch.zeros(10, dtype=torch.long), 1)
+    with pytest.raises(RuntimeError, match="bank_labels must have shape"):
+        stx.ops.filtered_topk(q, b, torch.zeros(9, dtype=torch.long), 2, 1)
+    with pytest.raises(RuntimeError, match="num_types must be >= 0"):
+        stx.ops.majority_filter(idx, torch.zeros(10, dtype=torch.long), -1)
+    with pytest.raises(RuntimeError, match="merge_topk: index shape"):
+        stx.ops.merge_topk(torch.randn(2, 3, 4), torch.zeros(2, 3, 5, dtype=torch.long), 2)
