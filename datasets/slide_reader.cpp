@@ -14,12 +14,15 @@
 #include <stx/data/image.h>
 #include <stx/data/slide.h>
 
+#include "datasets/slide_tiles.h"
+
 namespace stx::data {
 
 struct SlideReader::Impl {
   std::string path;
   std::optional<double> mpp;
   openslide_t* osr = nullptr;  // null for plain images
+  std::unique_ptr<detail::TiffTileLevels> tiles;  // direct JPEG tile path for TIFF-based slides
   ImageInfo info;              // plain images only
   mutable std::once_flag decoded;
   mutable at::Tensor pixels;   // plain images: RGB uint8 [H, W, 3], composited on white
@@ -76,6 +79,12 @@ SlideReader::SlideReader(const std::string& path, std::optional<double> mpp) : i
       const auto my = property_double(impl_->osr, OPENSLIDE_PROPERTY_NAME_MPP_Y);
       if (mx && my) mpp = 0.5 * (*mx + *my);
       else if (mx || my) mpp = mx ? *mx : *my;
+    }
+    const std::string v = vendor;
+    if (v == "aperio" || v == "generic-tiff") {
+      std::vector<std::array<int64_t, 2>> dims;
+      for (int64_t l = 0; l < level_count(); ++l) dims.push_back(level_dimensions(l));
+      impl_->tiles = detail::TiffTileLevels::open(path, dims);
     }
   } else {
     const ImageFormat format = sniff_image_format(path);
@@ -180,6 +189,14 @@ void SlideReader::read_region_into(uint8_t* out, int64_t level, int64_t x, int64
   if (!inside) std::memset(out, fill, static_cast<size_t>(w * h * 3));
   if (c0 >= c1 || r0 >= r1) return;
 
+  // Direct tiles where the level qualifies and the region starts on a whole level pixel
+  // (OpenSlide interpolates fractional level offsets; those keep its path).
+  const bool whole_pixel = level == 0 || (static_cast<double>(lx) * ds == static_cast<double>(x) &&
+                                          static_cast<double>(ly) * ds == static_cast<double>(y));
+  if (impl_->tiles && impl_->tiles->has_level(level) && whole_pixel) {
+    impl_->tiles->read(level, lx + c0, ly + r0, c1 - c0, r1 - r0, out + (r0 * w + c0) * 3, w);
+    return;
+  }
   if (impl_->osr) {
     std::vector<uint32_t> argb(static_cast<size_t>(w * h));
     openslide_read_region(impl_->osr, argb.data(), x, y, static_cast<int32_t>(level), w, h);

