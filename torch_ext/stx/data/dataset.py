@@ -35,6 +35,18 @@ class SpotDataset(Dataset):
         self._core = _C.slides.SpotDataset(patches, expression, torch.as_tensor(coords),
                                            torch.as_tensor(section_ids), augment, seed)
 
+    @classmethod
+    def from_sample(cls, sample, slide, target_mpp: float, size: int = 224, *, section_id: int = 0,
+                    augment: bool = False, seed: int = 0, **patch_options) -> "SpotDataset":
+        """Cuts the patches of a loaded sample (anything with ``counts`` [N, G] and ``coords_px``
+        [N, 2]) from ``slide`` and wraps them with the sample's expression. ``patch_options`` go to
+        :func:`stx.data.slides.extract_patches` (``num_threads``, ``outside``, ``cache_path``, ...)."""
+        from stx.data.slides import extract_patches
+
+        coords = torch.as_tensor(sample.coords_px)
+        patches = extract_patches(slide, coords, target_mpp, size, **patch_options)
+        return cls(patches, sample.counts, coords, section_id, augment=augment, seed=seed)
+
     def __len__(self) -> int:
         return len(self._core)
 
