@@ -1,0 +1,55 @@
+#include "datasets/sparse_util.h"
+
+#include <ATen/ATen.h>
+
+namespace stx::data::detail {
+
+at::Tensor checked_csr(const at::Tensor& indptr, const at::Tensor& indices, const at::Tensor& data, int64_t rows,
+                       int64_t cols, const std::string& where) {
+  TORCH_CHECK(rows >= 0 && cols >= 0, where, ": negative matrix shape [", rows, ", ", cols, "]");
+  TORCH_CHECK(indptr.dim() == 1 && indices.dim() == 1 && data.dim() == 1, where,
+              ": expected 1-D indptr, indices and data");
+  TORCH_CHECK(indptr.numel() == rows + 1, where, ": indptr has ", indptr.numel(), " entries, expected ", rows + 1,
+              " (shape says ", rows, " compressed rows)");
+  TORCH_CHECK(indices.numel() == data.numel(), where, ": indices has ", indices.numel(), " entries but data has ",
+              data.numel());
+  TORCH_CHECK(!at::isFloatingType(indptr.scalar_type()) && !at::isFloatingType(indices.scalar_type()), where,
+              ": indptr and indices must be integers");
+  at::Tensor ptr = indptr.to(at::kLong).contiguous();
+  at::Tensor idx = indices.to(at::kLong).contiguous();
+  const int64_t* p = ptr.data_ptr<int64_t>();
+  TORCH_CHECK(p[0] == 0 && p[rows] == data.numel(), where, ": indptr must start at 0 and end at nnz=", data.numel(),
+              ", got ", p[0], " .. ", p[rows]);
+  for (int64_t r = 0; r < rows; ++r) {
+    TORCH_CHECK(p[r] <= p[r + 1], where, ": indptr decreases at position ", r);
+  }
+  if (idx.numel() > 0) {
+    const int64_t lo = idx.min().item<int64_t>(), hi = idx.max().item<int64_t>();
+    TORCH_CHECK(lo >= 0 && hi < cols, where, ": indices must lie in [0, ", cols, "), found [", lo, ", ", hi, "]");
+  }
+  return at::sparse_csr_tensor(ptr, idx, data.contiguous(), {rows, cols}, data.options().layout(at::kSparseCsr));
+}
+
+at::Tensor finish_matrix(at::Tensor m, bool dense, std::optional<c10::ScalarType> dtype) {
+  if (dtype && m.scalar_type() != *dtype) m = m.to(*dtype);
+  if (dense && m.layout() != at::kStrided) m = m.to_dense();
+  return m;
+}
+
+at::Tensor select_rows(const at::Tensor& m, const at::Tensor& rows) {
+  if (m.layout() == at::kStrided) return m.index_select(0, rows);
+  TORCH_CHECK(m.layout() == at::kSparseCsr, "select_rows: expected a dense or CSR matrix");
+  const at::Tensor ptr = m.crow_indices();
+  const at::Tensor starts = ptr.index_select(0, rows);
+  const at::Tensor lengths = ptr.index_select(0, rows + 1) - starts;
+  at::Tensor new_ptr = at::zeros({rows.numel() + 1}, ptr.options());
+  new_ptr.slice(0, 1).copy_(lengths.cumsum(0));
+  // Gather positions: for each selected row, starts[r] + 0..len-1.
+  const int64_t nnz = new_ptr[-1].item<int64_t>();
+  const at::Tensor row_of = at::repeat_interleave(at::arange(rows.numel(), ptr.options()), lengths, /*dim=*/std::nullopt, nnz);
+  const at::Tensor pos = starts.index_select(0, row_of) + (at::arange(nnz, ptr.options()) - new_ptr.index_select(0, row_of));
+  return at::sparse_csr_tensor(new_ptr, m.col_indices().index_select(0, pos), m.values().index_select(0, pos),
+                               {rows.numel(), m.size(1)}, m.values().options().layout(at::kSparseCsr));
+}
+
+}  // namespace stx::data::detail

@@ -1,0 +1,45 @@
+#pragma once
+// Text formats the readers parse: delimited tables (CSV/TSV, optionally gzip-compressed) and
+// JSON objects of scalars. Exposed so that the parsers can be fuzzed and reused; every
+// failure is a c10::Error naming the source and the field.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <stx/macros.h>
+
+namespace stx::data {
+
+// Whole file as text; gzip data (by its magic bytes, not the extension) is inflated.
+STX_API std::string read_text_file(const std::string& path);
+
+// A delimited table of strings. `source` names the file in error messages.
+struct Table {
+  std::vector<std::string> header;             // empty when parsed without a header
+  std::vector<std::vector<std::string>> rows;  // every row has header.size() fields (if any)
+
+  // Index of a header column; the error names the column, the source and the header.
+  int64_t column(const std::string& name, const std::string& source) const;
+};
+
+// Splits `text` into rows of fields. Handles \n and \r\n, double-quoted fields ("a,b" and ""),
+// skips blank lines. With `has_header`, the first row is the header and every later row must
+// have the same number of fields (else an error names the line).
+STX_API Table parse_delimited(std::string_view text, char delimiter, bool has_header,
+                              const std::string& source);
+
+// Strict number parsing: the whole field must be a number. `what` names the field in errors.
+STX_API double parse_double(std::string_view field, const std::string& what);
+STX_API int64_t parse_int(std::string_view field, const std::string& what);
+
+// A JSON object's scalar members: numbers (and booleans, as 0/1) in `numbers`, strings in
+// `strings`; nested objects/arrays/null are skipped. Errors name the source.
+struct JsonScalars {
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> strings;
+};
+STX_API JsonScalars parse_json_scalars(std::string_view text, const std::string& source);
+
+}  // namespace stx::data

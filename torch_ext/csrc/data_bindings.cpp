@@ -1,0 +1,208 @@
+// stx._C.data: the readers, preprocessing and the synthetic study (C++ in datasets/). Reading
+// releases the GIL; bad input surfaces as ValueError with the C++ message.
+#include <pybind11/stl.h>
+
+#include <stx/data/h5ad.h>
+#include <stx/data/hest.h>
+#include <stx/data/legacy_st.h>
+#include <stx/data/matrix.h>
+#include <stx/data/preprocess.h>
+#include <stx/data/synthetic.h>
+#include <stx/data/visium.h>
+
+#include "torch_ext/csrc/bindings.h"
+
+namespace py = pybind11;
+using namespace stx::data;
+
+namespace {
+
+template <typename Fn>
+auto value_errors(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const c10::Error& e) {
+    throw py::value_error(e.what_without_backtrace());
+  }
+}
+
+std::optional<c10::ScalarType> parse_dtype(const std::string& name) {
+  static const std::map<std::string, c10::ScalarType> kTypes = {
+      {"float32", at::kFloat}, {"float64", at::kDouble}, {"float16", at::kHalf},
+      {"int32", at::kInt},     {"int64", at::kLong},     {"uint8", at::kByte}};
+  if (name == "keep") return std::nullopt;
+  const auto it = kTypes.find(name);
+  if (it == kTypes.end()) throw py::value_error("dtype must be float32/float64/float16/int32/int64/uint8 or keep, got '" + name + "'");
+  return it->second;
+}
+
+MatrixOptions matrix_options(bool dense, const std::string& dtype) { return MatrixOptions{dense, parse_dtype(dtype)}; }
+
+const char* kind_name(Column::Kind k) {
+  switch (k) {
+    case Column::Kind::Numeric: return "numeric";
+    case Column::Kind::String: return "string";
+    case Column::Kind::Categorical: return "categorical";
+  }
+  return "numeric";
+}
+
+}  // namespace
+
+STX_PYTHON_BINDING(data) {
+  auto d = m.def_submodule("data", "Readers, preprocessing and the synthetic study (C++ core)");
+
+  py::class_<FeatureMatrix>(d, "FeatureMatrix")
+      .def_readonly("counts", &FeatureMatrix::counts)
+      .def_readonly("barcodes", &FeatureMatrix::barcodes)
+      .def_property_readonly("feature_ids", [](const FeatureMatrix& f) { return f.features.ids; })
+      .def_property_readonly("feature_names", [](const FeatureMatrix& f) { return f.features.names; })
+      .def_property_readonly("feature_types", [](const FeatureMatrix& f) { return f.features.types; })
+      .def_property_readonly("genomes", [](const FeatureMatrix& f) { return f.features.genomes; })
+      .def_readonly("attributes", &FeatureMatrix::attributes);
+
+  py::class_<SpatialSample>(d, "SpatialSample")
+      .def_readonly("sample_id", &SpatialSample::sample_id)
+      .def_readonly("counts", &SpatialSample::counts)
+      .def_readonly("barcodes", &SpatialSample::barcodes)
+      .def_readonly("gene_names", &SpatialSample::gene_names)
+      .def_readonly("gene_ids", &SpatialSample::gene_ids)
+      .def_readonly("coords_px", &SpatialSample::coords_px)
+      .def_readonly("array_coords", &SpatialSample::array_coords)
+      .def_readonly("image_path", &SpatialSample::image_path)
+      .def_readonly("image_scale", &SpatialSample::image_scale)
+      .def_readonly("images", &SpatialSample::images)
+      .def_readonly("scalefactors", &SpatialSample::scalefactors)
+      .def_readwrite("microns_per_pixel", &SpatialSample::microns_per_pixel)
+      .def("__repr__", [](const SpatialSample& s) {
+        return "SpatialSample('" + s.sample_id + "', spots=" + std::to_string(s.barcodes.size()) +
+               ", genes=" + std::to_string(s.gene_names.size()) + ")";
+      });
+
+  py::class_<Column>(d, "Column")
+      .def_property_readonly("kind", [](const Column& c) { return kind_name(c.kind); })
+      .def_readonly("values", &Column::values)
+      .def_readonly("strings", &Column::strings)
+      .def_readonly("ordered", &Column::ordered);
+  py::class_<DataFrame>(d, "DataFrame")
+      .def_readonly("index", &DataFrame::index)
+      .def_readonly("column_order", &DataFrame::column_order)
+      .def_readonly("columns", &DataFrame::columns);
+  py::class_<AnnData>(d, "AnnData")
+      .def_readonly("X", &AnnData::X)
+      .def_readonly("obs", &AnnData::obs)
+      .def_readonly("var", &AnnData::var)
+      .def_readonly("layers", &AnnData::layers)
+      .def_readonly("obsm", &AnnData::obsm)
+      .def_readonly("raw_X", &AnnData::raw_X)
+      .def_readonly("raw_var", &AnnData::raw_var);
+
+  d.def("read_10x_h5", [](const std::string& path, bool dense, const std::string& dtype) {
+    const MatrixOptions o = matrix_options(dense, dtype);
+    py::gil_scoped_release nogil;
+    return value_errors([&] { return read_10x_h5(path, o); });
+  }, py::arg("path"), py::arg("dense") = false, py::arg("dtype") = "float32");
+  d.def("read_10x_mtx", [](const std::string& folder, bool dense, const std::string& dtype) {
+    const MatrixOptions o = matrix_options(dense, dtype);
+    py::gil_scoped_release nogil;
+    return value_errors([&] { return read_10x_mtx(folder, o); });
+  }, py::arg("folder"), py::arg("dense") = false, py::arg("dtype") = "float32");
+  d.def("write_10x_h5", [](const std::string& path, const at::Tensor& counts, const std::vector<std::string>& barcodes,
+                           const std::vector<std::string>& ids, const std::vector<std::string>& names) {
+    FeatureMatrix fm{counts, barcodes, Features{ids, names, {}, {}}, {}};
+    py::gil_scoped_release nogil;
+    value_errors([&] { write_10x_h5(path, fm); });
+  }, py::arg("path"), py::arg("counts"), py::arg("barcodes"), py::arg("feature_ids"), py::arg("feature_names"));
+  d.def("read_visium", [](const std::string& folder, bool dense, const std::string& dtype) {
+    const MatrixOptions o = matrix_options(dense, dtype);
+    py::gil_scoped_release nogil;
+    return value_errors([&] { return read_visium(folder, o); });
+  }, py::arg("folder"), py::arg("dense") = false, py::arg("dtype") = "float32");
+  d.def("read_legacy_st", [](const std::string& counts, const std::string& spots, const std::string& image, bool dense,
+                             const std::string& dtype) {
+    const MatrixOptions o = matrix_options(dense, dtype);
+    py::gil_scoped_release nogil;
+    return value_errors([&] { return read_legacy_st(counts, spots, image, o); });
+  }, py::arg("counts"), py::arg("spots"), py::arg("image") = "", py::arg("dense") = false, py::arg("dtype") = "float32");
+  d.def("read_hest", [](const std::string& folder, const std::string& sample_id, bool dense, const std::string& dtype) {
+    const MatrixOptions o = matrix_options(dense, dtype);
+    py::gil_scoped_release nogil;
+    return value_errors([&] { return read_hest(folder, sample_id, o); });
+  }, py::arg("folder"), py::arg("sample_id"), py::arg("dense") = false, py::arg("dtype") = "float32");
+  d.def("read_h5ad", [](const std::string& path, bool dense, const std::string& dtype, bool layers, bool raw) {
+    H5adOptions o;
+    o.dense = dense;
+    o.dtype = parse_dtype(dtype);
+    o.read_layers = layers;
+    o.read_raw = raw;
+    py::gil_scoped_release nogil;
+    return value_errors([&] { return read_h5ad(path, o); });
+  }, py::arg("path"), py::arg("dense") = false, py::arg("dtype") = "keep", py::arg("layers") = true, py::arg("raw") = true);
+
+  d.def("normalize_total", [](const at::Tensor& counts, double target_sum, bool log1p) {
+    return value_errors([&] { return normalize_total(counts, target_sum, log1p); });
+  }, py::arg("counts"), py::arg("target_sum") = 1e4, py::arg("log1p") = true);
+  d.def("highly_variable_genes", [](const at::Tensor& x, int64_t n_top_genes, int64_t n_bins) {
+    const HighlyVariable h = value_errors([&] { return highly_variable_genes(x, n_top_genes, n_bins); });
+    py::dict out;
+    out["means"] = h.means;
+    out["dispersions"] = h.dispersions;
+    out["dispersions_norm"] = h.dispersions_norm;
+    out["highly_variable"] = h.highly_variable;
+    return out;
+  }, py::arg("log_normalized"), py::arg("n_top_genes"), py::arg("n_bins") = 20);
+  d.def("highly_expressed_genes", [](const at::Tensor& counts, int64_t n_top) {
+    return value_errors([&] { return highly_expressed_genes(counts, n_top); });
+  }, py::arg("counts"), py::arg("n_top"));
+  d.def("match_genes", [](const std::vector<std::string>& q, const std::vector<std::string>& ids,
+                          const std::vector<std::string>& names) { return value_errors([&] { return match_genes(q, ids, names); }); },
+        py::arg("query"), py::arg("ids"), py::arg("names"));
+  d.def("align_genes", [](const at::Tensor& counts, const std::vector<std::string>& ids, const std::vector<std::string>& names,
+                          const std::vector<std::string>& target, bool fill_missing) {
+    return value_errors([&] { return align_genes(counts, ids, names, target, fill_missing); });
+  }, py::arg("counts"), py::arg("ids"), py::arg("names"), py::arg("target"), py::arg("fill_missing") = false);
+
+  py::class_<SyntheticOptions>(d, "SyntheticOptions")
+      .def(py::init<>())
+      .def_readwrite("seed", &SyntheticOptions::seed)
+      .def_readwrite("n_sections", &SyntheticOptions::n_sections)
+      .def_readwrite("n_genes", &SyntheticOptions::n_genes)
+      .def_readwrite("n_cell_types", &SyntheticOptions::n_cell_types)
+      .def_readwrite("n_domains", &SyntheticOptions::n_domains)
+      .def_readwrite("grid", &SyntheticOptions::grid)
+      .def_readwrite("spot_diameter_um", &SyntheticOptions::spot_diameter_um)
+      .def_readwrite("spot_pitch_um", &SyntheticOptions::spot_pitch_um)
+      .def_readwrite("microns_per_pixel", &SyntheticOptions::microns_per_pixel)
+      .def_readwrite("image_size_px", &SyntheticOptions::image_size_px)
+      .def_readwrite("cell_spacing_um", &SyntheticOptions::cell_spacing_um)
+      .def_readwrite("umis_per_cell", &SyntheticOptions::umis_per_cell)
+      .def_readwrite("nb_theta", &SyntheticOptions::nb_theta)
+      .def_readwrite("n_reference_cells", &SyntheticOptions::n_reference_cells)
+      .def_readwrite("nucleus_masks", &SyntheticOptions::nucleus_masks);
+  d.def("make_synthetic", [](const std::string& out_dir, const SyntheticOptions& o) {
+    SyntheticStudy s;
+    {
+      py::gil_scoped_release nogil;
+      s = value_errors([&] { return make_synthetic(out_dir, o); });
+    }
+    py::list sections;
+    for (const auto& sec : s.sections) {
+      py::dict e;
+      e["name"] = sec.name;
+      e["folder"] = sec.folder;
+      e["ground_truth"] = sec.ground_truth_path;
+      e["n_spots"] = sec.n_spots;
+      e["n_cells"] = sec.n_cells;
+      sections.append(e);
+    }
+    py::dict out;
+    out["out_dir"] = s.out_dir;
+    out["reference"] = s.reference_path;
+    out["study_json"] = s.study_json;
+    out["sections"] = sections;
+    out["cell_types"] = s.cell_types;
+    out["gene_names"] = s.gene_names;
+    out["gene_ids"] = s.gene_ids;
+    return out;
+  }, py::arg("out_dir"), py::arg("options"));
+}

@@ -1,0 +1,90 @@
+"""Readers for spatial-transcriptomics formats (C++ core in ``datasets/``, bound as ``stx._C.data``).
+
+Every reader returns objects whose tensors are ready for the operators: ``counts`` is
+``[spots, genes]`` (sparse CSR by default, ``dense=True`` for strided) in ``dtype`` (``float32`` by
+default, ``"keep"`` keeps the stored type), ``coords_px`` is float32 ``[N, 2]`` as (x, y) in
+full-resolution image pixels. Bad input raises ``ValueError`` naming the file, field and expectation.
+"""
+from __future__ import annotations
+
+import os
+from typing import Union
+
+import torch
+
+from stx import _C
+
+_core = _C.data
+PathLike = Union[str, os.PathLike]
+DType = Union[torch.dtype, str]
+
+FeatureMatrix = _core.FeatureMatrix
+SpatialSample = _core.SpatialSample
+AnnData = _core.AnnData
+DataFrame = _core.DataFrame
+Column = _core.Column
+
+__all__ = [
+    "FeatureMatrix", "SpatialSample", "AnnData", "DataFrame", "Column",
+    "read_10x_h5", "read_10x_mtx", "write_10x_h5", "read_visium", "read_legacy_st", "read_h5ad", "read_hest",
+    "to_pandas",
+]
+
+
+def _dtype(dtype: DType) -> str:
+    return dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch.")
+
+
+def read_10x_h5(path: PathLike, dense: bool = False, dtype: DType = torch.float32) -> FeatureMatrix:
+    """A 10x feature-barcode HDF5 file (Cell Ranger 2 ``/<genome>`` or 3+/Space Ranger/Xenium ``/matrix``)."""
+    return _core.read_10x_h5(os.fspath(path), dense, _dtype(dtype))
+
+
+def read_10x_mtx(folder: PathLike, dense: bool = False, dtype: DType = torch.float32) -> FeatureMatrix:
+    """A 10x MatrixMarket folder (matrix.mtx, barcodes.tsv, features.tsv/genes.tsv; each may be .gz)."""
+    return _core.read_10x_mtx(os.fspath(folder), dense, _dtype(dtype))
+
+
+def write_10x_h5(path: PathLike, counts: torch.Tensor, barcodes, feature_ids, feature_names) -> None:
+    """Writes ``counts`` ``[barcodes, features]`` (dense or CSR) in the Cell Ranger 3 ``/matrix`` layout."""
+    _core.write_10x_h5(os.fspath(path), counts, list(barcodes), list(feature_ids), list(feature_names))
+
+
+def read_visium(folder: PathLike, dense: bool = False, dtype: DType = torch.float32) -> SpatialSample:
+    """A Space Ranger ``outs/`` folder (1.x or >= 2.0 positions file), joined to the filtered matrix."""
+    return _core.read_visium(os.fspath(folder), dense, _dtype(dtype))
+
+
+def read_legacy_st(counts: PathLike, spots: PathLike, image: PathLike | None = None, dense: bool = False,
+                   dtype: DType = torch.float32) -> SpatialSample:
+    """Legacy ST: counts TSV(.gz) with ``<x>x<y>`` rows, spot selection TSV with pixel_x/pixel_y, H&E image."""
+    return _core.read_legacy_st(os.fspath(counts), os.fspath(spots), os.fspath(image) if image else "", dense,
+                                _dtype(dtype))
+
+
+def read_h5ad(path: PathLike, dense: bool = False, dtype: DType = "keep", layers: bool = True,
+              raw: bool = True) -> AnnData:
+    """An AnnData ``.h5ad`` file: X (dense/CSR/CSC), obs/var, layers, obsm and raw."""
+    return _core.read_h5ad(os.fspath(path), dense, _dtype(dtype), layers, raw)
+
+
+def read_hest(folder: PathLike, sample_id: str, dense: bool = False, dtype: DType = torch.float32) -> SpatialSample:
+    """A HEST-1k sample: ``st/<id>.h5ad``, ``wsis/<id>.tif``, ``metadata/<id>.json``, ``patches/<id>.h5``."""
+    return _core.read_hest(os.fspath(folder), sample_id, dense, _dtype(dtype))
+
+
+def to_pandas(frame: DataFrame):
+    """An obs/var ``DataFrame`` as a ``pandas.DataFrame`` (categoricals become ``pandas.Categorical``)."""
+    import pandas as pd
+
+    data = {}
+    names = list(frame.column_order) + [c for c in frame.columns if c not in frame.column_order]
+    for name in names:
+        col = frame.columns[name]
+        if col.kind == "categorical":
+            data[name] = pd.Categorical.from_codes(col.values.numpy(), categories=list(col.strings), ordered=col.ordered)
+        elif col.kind == "string":
+            data[name] = list(col.strings)
+        else:
+            data[name] = col.values.numpy()
+    return pd.DataFrame(data, index=list(frame.index) if frame.index else None)
