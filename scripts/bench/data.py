@@ -8,7 +8,9 @@ patches: spot-centred 224 px patches at 0.5 µm/px from the CMU-1 SVS (0.499 µm
   stx's decoded-tile cache are then both hot); "cold": each run opens the slide afresh, so every
   tile is decoded once inside the timing.
 
-  .venv/bin/python scripts/bench/data.py [--quick] [--only patches]
+image: decoding the 9.3k x 9.9k HER2+ H&E JPEG, stx.data.slides.read_image against PIL.
+
+  .venv/bin/python scripts/bench/data.py [--quick] [--only patches|image]
 """
 from __future__ import annotations
 
@@ -107,7 +109,28 @@ def bench_patch_extraction(quick: bool) -> None:
           f"({t_ref / t2:.2f}x, scaling 1->2 threads {t1 / t2:.2f}x)")
 
 
-SECTIONS = {"patches": bench_patch_extraction}
+def bench_image_decode(quick: bool) -> None:
+    from PIL import Image
+
+    from stx.data.slides import read_image
+
+    Image.MAX_IMAGE_PIXELS = None
+    path = DATA / "her2st" / "ST-imgs" / "C" / "C2" / "5714_HE_BT_C2.jpg"
+    reps = 2 if quick else 3
+
+    def pil():
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+
+    assert np.array_equal(read_image(path).numpy(), pil()), "decoded pixels differ from PIL"
+    t_pil = median_time(pil, reps)
+    t_stx = median_time(lambda: read_image(path), reps)
+    h, w = pil().shape[:2]
+    print(f"image decode: {path.name} {w}x{h} JPEG: PIL {t_pil * 1e3:.0f} ms | stx.read_image {t_stx * 1e3:.0f} ms "
+          f"({t_pil / t_stx:.2f}x)")
+
+
+SECTIONS = {"patches": bench_patch_extraction, "image": bench_image_decode}
 
 
 def main() -> None:
