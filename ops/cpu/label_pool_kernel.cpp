@@ -71,25 +71,34 @@ template <typename T, typename I>
 void unpool_labels(const at::Tensor& grad, const at::Tensor& labels, int64_t ignore, bool mean,
                    const at::Tensor& count, at::Tensor& out) {
   using A = at::opmath_type<T>;
+  constexpr int64_t kBlock = 8;  // planes written per scan of the labels
   const int64_t B = grad.size(0), K = grad.size(1), G = grad.size(2), HW = labels.size(1) * labels.size(2);
+  const int64_t blocks = (G + kBlock - 1) / kBlock;
   const T* gp = grad.const_data_ptr<T>();
   const I* lab = labels.const_data_ptr<I>();
   const int64_t* cnt = count.const_data_ptr<int64_t>();
   T* o = out.data_ptr<T>();
-  at::parallel_for(0, B * G, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> column(K);
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const int64_t b = plane / G, ch = plane % G;
+  at::parallel_for(0, B * blocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> table(K * kBlock);  // normalised grad, [label][channel in block]
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / blocks, g0 = (item % blocks) * kBlock, nc = std::min(G, g0 + kBlock) - g0;
       for (int64_t k = 0; k < K; ++k) {
         const int64_t n = cnt[b * K + k];
         const A scale = mean ? (n > 0 ? A(1) / static_cast<A>(n) : A(0)) : A(1);
-        column[k] = static_cast<T>(static_cast<A>(gp[(b * K + k) * G + ch]) * scale);
+        for (int64_t c = 0; c < nc; ++c) {
+          table[k * kBlock + c] = static_cast<T>(static_cast<A>(gp[(b * K + k) * G + g0 + c]) * scale);
+        }
       }
       const I* image_labels = lab + b * HW;
-      T* dst = o + plane * HW;
+      T* dst = o + (b * G + g0) * HW;
       for (int64_t p = 0; p < HW; ++p) {
         const int64_t l = image_labels[p];
-        dst[p] = l == ignore ? T(0) : column[l];
+        if (l == ignore) {
+          for (int64_t c = 0; c < nc; ++c) dst[c * HW + p] = T(0);
+          continue;
+        }
+        const T* row = table.data() + l * kBlock;
+        for (int64_t c = 0; c < nc; ++c) dst[c * HW + p] = row[c];
       }
     }
   });

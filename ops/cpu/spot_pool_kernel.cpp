@@ -51,7 +51,7 @@ A span_weighted_sum(const T* p, const double* w, int64_t n) {
 template <typename T>
 void pool_rings_nchw(const SpotGeometry& g, const at::Tensor& dense, at::Tensor& rings) {
   using A = at::opmath_type<T>;
-  constexpr int64_t kBlock = 8;
+  constexpr int64_t kBlock = 8, kPrefetch = 4;
   const int64_t N = g.num_spots, S = g.num_scales, G = dense.size(1), H = g.height, W = g.width;
   const int64_t blocks = (G + kBlock - 1) / kBlock;
   const T* base = dense.const_data_ptr<T>();
@@ -64,7 +64,14 @@ void pool_rings_nchw(const SpotGeometry& g, const at::Tensor& dense, at::Tensor&
         const T* plane = image + ch * H * W;
         for (int64_t k = 0; k < S; ++k) {
           A acc = 0;
-          for (int64_t s = g.ring_begin[n * S + k]; s < g.ring_begin[n * S + k + 1]; ++s) {
+          const int64_t s_end = g.ring_begin[n * S + k + 1];
+          for (int64_t s = g.ring_begin[n * S + k]; s < s_end; ++s) {
+            // Rows of one spot lie a page apart (no hardware prefetch across them): fetch ahead.
+            if (s + kPrefetch < s_end) {
+              const T* next = plane + static_cast<int64_t>(g.seg_row[s + kPrefetch]) * W;
+              __builtin_prefetch(next + g.seg_col0[s + kPrefetch]);
+              __builtin_prefetch(next + g.seg_col1[s + kPrefetch] - 1);
+            }
             const T* p = plane + static_cast<int64_t>(g.seg_row[s]) * W + g.seg_col0[s];
             const int64_t len = g.seg_col1[s] - g.seg_col0[s];
             acc += g.weighted() ? span_weighted_sum<T, A>(p, g.weights.data() + g.seg_weight[s], len)
