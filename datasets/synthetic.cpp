@@ -136,7 +136,7 @@ at::Tensor to_tensor(const std::vector<std::vector<double>>& rows, at::ScalarTyp
 }
 
 // Counts [rows, G] ~ NB(library_r * profile, theta) as int32 CSR.
-at::Tensor sample_counts(const std::vector<std::vector<double>>& means, double theta, Rng& rng) {
+at::Tensor sample_counts(const std::vector<std::vector<double>>& means, int64_t cols, double theta, Rng& rng) {
   std::vector<int64_t> ptr{0}, idx;
   std::vector<int32_t> val;
   for (const auto& mu : means) {
@@ -149,7 +149,6 @@ at::Tensor sample_counts(const std::vector<std::vector<double>>& means, double t
     }
     ptr.push_back(static_cast<int64_t>(idx.size()));
   }
-  const int64_t cols = means.empty() ? 0 : static_cast<int64_t>(means[0].size());
   return at::sparse_csr_tensor(at::tensor(ptr, at::kLong), at::tensor(idx, at::kLong), at::tensor(val, at::kInt),
                                {static_cast<int64_t>(means.size()), cols}, at::TensorOptions().dtype(at::kInt).layout(at::kSparseCsr));
 }
@@ -203,7 +202,7 @@ SyntheticSection make_section(const SyntheticOptions& o, int64_t index, const fs
     n_cells.push_back(count);
     domain.push_back(tissue.domain_at(s.x_px * o.microns_per_pixel, s.y_px * o.microns_per_pixel));
   }
-  const at::Tensor counts = sample_counts(mu, o.nb_theta, rng);
+  const at::Tensor counts = sample_counts(mu, o.n_genes, o.nb_theta, rng);
 
   SyntheticSection sec;
   sec.name = "section_" + std::to_string(index);
@@ -283,7 +282,7 @@ SyntheticSection make_section(const SyntheticOptions& o, int64_t index, const fs
       for (int64_t g = 0; g < G; ++g) m[g] = tissue.cells[c].library * prof[tissue.cells[c].type][g];
       cell_mu.push_back(std::move(m));
     }
-    const at::Tensor cc = sample_counts(cell_mu, o.nb_theta, rng);
+    const at::Tensor cc = sample_counts(cell_mu, o.n_genes, o.nb_theta, rng);
     const h5::Node g = h5::create_group(gt, "cell_counts");
     h5::write_array(g, "cells", at::tensor(ids, at::kLong));
     h5::write_array(g, "data", cc.values());
@@ -336,7 +335,7 @@ SyntheticStudy make_synthetic(const std::string& out_dir, const SyntheticOptions
     std::snprintf(name, sizeof(name), "cell_%06lld", static_cast<long long>(c));
     ref.obs.index.push_back(name);
   }
-  const at::Tensor rc = sample_counts(mu, o.nb_theta, rng);
+  const at::Tensor rc = sample_counts(mu, o.n_genes, o.nb_theta, rng);
   ref.X = at::sparse_csr_tensor(rc.crow_indices(), rc.col_indices(), rc.values().to(at::kFloat), rc.sizes(),
                                 at::TensorOptions().dtype(at::kFloat).layout(at::kSparseCsr));
   Column ct;
