@@ -30,11 +30,14 @@ class SpotSetExtractor(BaseFeaturesExtractor):
         sampled = obs["sampled"].float()
         budget = obs["budget_left"].float().expand(-1, self.num_spots).unsqueeze(-1)
         z = nn.functional.normalize(x - x.mean(1, keepdim=True), dim=-1)
-        none = sampled.sum(1, keepdim=True).eq(0)
-        sim = torch.bmm(z, z.transpose(1, 2)).masked_fill(sampled.unsqueeze(1).eq(0), -1.0)
-        max_sim = sim.max(2).values.masked_fill(none, -1.0)
-        dist = torch.cdist(xy, xy).masked_fill(sampled.unsqueeze(1).eq(0), 2.0)
-        min_dist = dist.min(2).values.masked_fill(none, 2.0)
+        # Compare every spot with the sampled ones only (at most the budget): [B, N, K], not [B, N, N].
+        k = max(int(sampled.sum(1).max().item()), 1)
+        picked = sampled.topk(k, 1).indices
+        valid = sampled.gather(1, picked).unsqueeze(1).bool()
+        zs = z.gather(1, picked.unsqueeze(-1).expand(-1, -1, z.size(-1)))
+        xys = xy.gather(1, picked.unsqueeze(-1).expand(-1, -1, 2))
+        max_sim = torch.bmm(z, zs.transpose(1, 2)).masked_fill(~valid, -1.0).max(2).values
+        min_dist = torch.cdist(xy, xys).masked_fill(~valid, 2.0).min(2).values
         h = self.embed(torch.cat([x, xy, sampled.unsqueeze(-1), max_sim.unsqueeze(-1), min_dist.unsqueeze(-1),
                                   budget], -1))
         scores = self.score(h).squeeze(-1)

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Steps per second of the C++ vector env (stx.envs, incremental reward, thread pool) against a
+straightforward NumPy implementation of the same env and reward (stx.envs.reference, which
+recomputes the value of the sampled set every step), side by side on the same action sequences.
+
+    STX_BUILD_DIR=build/env PYTHONPATH=torch_ext .venv/bin/python scripts/bench/env.py [--quick]
+
+Both run the same window of steps from the start of an episode (marginal mode, rho = 0.1): the
+full episode where the NumPy env can finish it in time, else its first --window steps.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+import stx  # noqa: F401
+from stx import envs
+from stx.envs.reference import ReferenceSpotSampling
+
+native = stx._C.envs
+
+
+def action_plan(n: int, m: int, steps: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(n)[:steps] for _ in range(m)], 1)  # [steps, M]
+
+
+def bench_cpp(task, m: int, plan: np.ndarray, threads: int, repeats: int = 3) -> float:
+    """Env steps per second (M envs x vector steps / s), best of `repeats`."""
+    vec = native.SpotSamplingVecEnv([task], m, 0, threads, budget_ratio=0.1)
+    actions = torch.from_numpy(plan)
+    best = 0.0
+    for _ in range(repeats):
+        vec.reset(0)
+        t0 = time.perf_counter()
+        for a in actions:
+            vec.step(a)
+        best = max(best, m * len(plan) / (time.perf_counter() - t0))
+    return best
+
+
+def bench_numpy(task, coords, m: int, plan: np.ndarray) -> float:
+    refs = [ReferenceSpotSampling(coords, np.asarray(task.section_index), np.asarray(task.section_diameter),
+                                  task.spot_cluster.numpy(), task.spot_type.numpy(), task.num_clusters,
+                                  task.num_types, budget_ratio=0.1) for _ in range(m)]
+    for r in refs:
+        r.reset()
+    t0 = time.perf_counter()
+    for a in plan:
+        for i, r in enumerate(refs):
+            r.step(a[i])
+    return m * len(plan) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer sizes (smoke run)")
+    p.add_argument("--window", type=int, default=100, help="steps timed when the episode is longer")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    sizes = [1000, 4000] if args.quick else [1000, 4000, 16000, 100000]
+    batch = [1, 4] if args.quick else [1, 4, 16]
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("| N | M | steps timed | C++ vec env (env steps/s) | NumPy reference (env steps/s) | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        data = envs.synthetic_data(num_spots=n)
+        prior = envs.build_prior(data["cell_embeddings"], data["cell_types"], num_types=data["num_types"],
+                                 num_clusters=48)
+        task = envs.make_task(data["features"], data["coords"], data["reward_embedding"], prior)
+        budget = int(np.floor(0.1 * n + 1e-9))
+        steps = budget if n <= 4000 else min(budget, args.window)
+        for m in batch:
+            plan = action_plan(n, m, steps, seed=n + m)
+            cpp = bench_cpp(task, m, plan, args.threads)
+            # The NumPy env is timed on fewer envs when it would take long; its rate is per env step.
+            ref = bench_numpy(task, data["coords"].double().numpy(), min(m, 2 if n > 4000 else m), plan[:, :2]
+                              if n > 4000 else plan)
+            print(f"| {n} | {m} | {steps} | {cpp:,.0f} | {ref:,.0f} | {cpp / ref:,.0f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
