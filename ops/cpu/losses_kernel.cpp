@@ -1,5 +1,6 @@
 // Fused CPU kernels of soft_label_loss and pearson_loss (forward and backward): one or two
 // streaming passes, no [B, G] temporaries besides the gradients themselves.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <vector>
@@ -42,7 +43,7 @@ at::Tensor soft_label_loss_cpu(const at::Tensor& pred, const at::Tensor& target,
     const scalar_t *pp = p.const_data_ptr<scalar_t>(), *tp = t.const_data_ptr<scalar_t>(),
                    *sp = s.const_data_ptr<scalar_t>(), *cp = c.const_data_ptr<scalar_t>();
     const acc_t dl = static_cast<acc_t>(delta);
-    at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+    at::parallel_for(0, B, std::max<int64_t>(1, kSerialElements / G), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         acc_t sum_base = 0, sum_kd = 0;
         const int64_t o = b * G;
@@ -83,7 +84,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> soft_label_loss_backward_cpu(
     scalar_t* gtp = mask[1] ? gt.mutable_data_ptr<scalar_t>() : nullptr;
     scalar_t* gsp = mask[2] ? gs.mutable_data_ptr<scalar_t>() : nullptr;
     const acc_t dl = static_cast<acc_t>(delta), sc = static_cast<acc_t>(scale);
-    at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+    at::parallel_for(0, B, std::max<int64_t>(1, kSerialElements / G), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const acc_t kd = static_cast<double>(cp[b]) > threshold ? static_cast<acc_t>(2 * weight) : acc_t(0);
         const int64_t o = b * G;
@@ -149,7 +150,7 @@ std::tuple<at::Tensor, at::Tensor> pearson_loss_backward_cpu(const at::Tensor& g
     }
     scalar_t* gxp = mask[0] ? gx.mutable_data_ptr<scalar_t>() : nullptr;
     scalar_t* gyp = mask[1] ? gy.mutable_data_ptr<scalar_t>() : nullptr;
-    at::parallel_for(0, N, 64, [&](int64_t i0, int64_t i1) {
+    at::parallel_for(0, N, std::max<int64_t>(1, kSerialElements / G), [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t o = i * G;
         for (int64_t g = 0; g < G; ++g) {

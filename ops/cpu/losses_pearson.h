@@ -9,6 +9,9 @@
 
 namespace stx::ops::losses {
 
+// Below this many elements per chunk a loop runs on the calling thread.
+constexpr int64_t kSerialElements = 32768;
+
 struct PearsonStats {
   std::vector<double> mx, my, sxx, syy, sxy;
 };
@@ -18,7 +21,9 @@ PearsonStats pearson_stats(const T* x, const T* y, int64_t n, int64_t g) {
   constexpr int64_t kBlock = 64;
   PearsonStats st{std::vector<double>(g), std::vector<double>(g), std::vector<double>(g), std::vector<double>(g),
                   std::vector<double>(g)};
-  at::parallel_for(0, g, kBlock, [&](int64_t g0, int64_t g1) {
+  // Small problems run inline: a parallel region costs more than a few thousand elements.
+  const int64_t grain = std::max<int64_t>(kBlock, kSerialElements / std::max<int64_t>(n, 1));
+  at::parallel_for(0, g, grain, [&](int64_t g0, int64_t g1) {
     for (int64_t cb = g0; cb < g1; cb += kBlock) {
       const int64_t w = std::min(kBlock, g1 - cb);
       double ax[kBlock] = {}, ay[kBlock] = {};

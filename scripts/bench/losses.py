@@ -1,0 +1,125 @@
+"""Benchmark of the fused losses vs their autograd composites, side by side in one run.
+
+pearson_loss and soft_label_loss, forward + backward: median time and peak extra memory
+(peak RSS growth in a fresh subprocess, inputs excluded). Prints ratios composite / stx.
+
+Usage: .venv/bin/python scripts/bench/losses.py [--quick] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+import stx
+
+
+def composite_pearson(pred, target, dim=0, eps=1e-8):
+    xc = pred - pred.mean(dim, keepdim=True)
+    yc = target - target.mean(dim, keepdim=True)
+    r = (xc * yc).sum(dim) / (xc.square().sum(dim).sqrt() * yc.square().sum(dim).sqrt() + eps)
+    return 1 - r.mean()
+
+
+def composite_soft_label(pred, target, soft, conf, weight=0.01, threshold=0.1):
+    gate = (conf > threshold).to(pred.dtype)[:, None]
+    return F.mse_loss(pred, target) + weight * ((pred - soft).square() * gate).mean()
+
+
+def make(kind, B, G, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    pred = torch.randn(B, G, generator=g).requires_grad_()
+    target = torch.randn(B, G, generator=g)
+    soft = torch.randn(B, G, generator=g)
+    conf = torch.rand(B, generator=g)
+    if kind.startswith("pearson"):
+        fn = stx.ops.pearson_loss if kind.endswith("stx") else composite_pearson
+        return pred, lambda: fn(pred, target)
+    if kind.endswith("stx"):
+        return pred, lambda: stx.ops.soft_label_loss(pred, target, soft, conf)
+    return pred, lambda: composite_soft_label(pred, target, soft, conf)
+
+
+def fwd_bwd(pred, loss_fn):
+    pred.grad = None
+    loss_fn().backward()
+
+
+def median_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+_CHILD = r"""
+import json, sys, torch
+sys.path.insert(0, {bench_dir!r})
+from losses import make, fwd_bwd
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+torch.set_num_threads({threads})
+pred, fn = make({kind!r}, {B}, {G})
+small_pred, small_fn = make({kind!r}, 8, 8)
+fwd_bwd(small_pred, small_fn)  # load kernels / thread pools first
+pred.grad = torch.empty_like(pred)  # the gradient buffer is part of the inputs for both
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = status("VmRSS")
+loss = fn()
+loss.backward()
+print(json.dumps({{"extra_mib": (status("VmHWM") - before) / 1024.0}}))
+"""
+
+
+def peak_extra_mib(kind, B, G, threads):
+    code = _CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), threads=threads, kind=kind, B=B, G=G)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["extra_mib"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, stx {stx.__version__}")
+    shapes = [(128, 300), (4096, 1000)] if args.quick else [(128, 300), (4096, 1000), (16384, 2000)]
+    for name in ("pearson", "soft_label"):
+        for B, G in shapes:
+            t = {}
+            for impl in ("stx", "composite"):
+                pred, fn = make(f"{name}_{impl}", B, G)
+                t[impl] = median_time(lambda: fwd_bwd(pred, fn), args.repeats)
+            p1, f1 = make(f"{name}_stx", B, G)
+            p2, f2 = make(f"{name}_composite", B, G)
+            fwd_bwd(p1, f1)
+            fwd_bwd(p2, f2)
+            assert torch.allclose(p1.grad, p2.grad, atol=1e-6, rtol=1e-4), f"{name}: gradients disagree"
+            line = (f"{name + '_loss':16s} [{B:5d} x {G:4d}] fwd+bwd  stx {t['stx'] * 1e3:8.2f} ms  "
+                    f"composite {t['composite'] * 1e3:8.2f} ms  ratio {t['composite'] / t['stx']:5.2f}x")
+            if B * G >= 4_000_000:
+                m_stx = peak_extra_mib(f"{name}_stx", B, G, args.threads)
+                m_comp = peak_extra_mib(f"{name}_composite", B, G, args.threads)
+                line += f"  | peak extra memory stx {m_stx:7.1f} MiB, composite {m_comp:7.1f} MiB"
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
