@@ -72,8 +72,8 @@ def main() -> None:
         t0 = time.time()
         venv = envs.SpotSamplingSB3VecEnv(tasks=train, num_envs=args.num_envs, seed=seed * 1000,
                                           budget_ratio=args.budget, mode=args.mode)
-        model = MaskablePPO(envs.SpotScoringPolicy, venv, n_steps=128, batch_size=256, n_epochs=4,
-                            learning_rate=1e-3, gamma=1.0, gae_lambda=0.95, ent_coef=0.0, seed=seed, device="cpu")
+        model = MaskablePPO(envs.SpotScoringPolicy, venv, n_steps=128, batch_size=256, n_epochs=10,
+                            learning_rate=3e-3, gamma=1.0, gae_lambda=0.95, ent_coef=0.0, seed=seed, device="cpu")
         model.learn(args.timesteps)
 
         def learned_policy(env, obs, ep):

@@ -5,8 +5,10 @@ recomputes the value of the sampled set every step), side by side on the same ac
 
     STX_BUILD_DIR=build/env PYTHONPATH=torch_ext .venv/bin/python scripts/bench/env.py [--quick]
 
-Both run the same window of steps from the start of an episode (marginal mode, rho = 0.1): the
-full episode where the NumPy env can finish it in time, else its first --window steps.
+Both run the same actions from the start of an episode (marginal mode, rho = 0.1): the whole
+episode up to N = 4000, else its first --window steps (the from-scratch NumPy env: its first 50
+steps beyond N = 4000). A second NumPy env with the C++ core's incremental updates, vectorised, is
+timed too. Rates are env steps per second (M envs x vector steps / s).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import torch
 
 import stx  # noqa: F401
 from stx import envs
-from stx.envs.reference import ReferenceSpotSampling
+from stx.envs.reference import IncrementalReference, ReferenceSpotSampling
 
 native = stx._C.envs
 
@@ -44,8 +46,9 @@ def bench_cpp(task, m: int, plan: np.ndarray, threads: int, repeats: int = 3) ->
     return best
 
 
-def bench_numpy(task, coords, m: int, plan: np.ndarray) -> float:
-    refs = [ReferenceSpotSampling(coords, np.asarray(task.section_index), np.asarray(task.section_diameter),
+def bench_numpy(task, coords, m: int, plan: np.ndarray, cls=ReferenceSpotSampling) -> float:
+    """Env steps per second of NumPy envs stepped one after the other."""
+    refs = [cls(coords, np.asarray(task.section_index), np.asarray(task.section_diameter),
                                   task.spot_cluster.numpy(), task.spot_type.numpy(), task.num_clusters,
                                   task.num_types, budget_ratio=0.1) for _ in range(m)]
     for r in refs:
@@ -68,8 +71,9 @@ def main() -> None:
     batch = [1, 4] if args.quick else [1, 4, 16]
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| N | M | steps timed | C++ vec env (env steps/s) | NumPy reference (env steps/s) | ratio |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| N | M | steps timed | C++ vec env (env steps/s) | NumPy recompute (steps/s) | ratio "
+          "| NumPy incremental (steps/s) | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         data = envs.synthetic_data(num_spots=n)
         prior = envs.build_prior(data["cell_embeddings"], data["cell_types"], num_types=data["num_types"],
@@ -81,9 +85,12 @@ def main() -> None:
             plan = action_plan(n, m, steps, seed=n + m)
             cpp = bench_cpp(task, m, plan, args.threads)
             # The NumPy env is timed on fewer envs when it would take long; its rate is per env step.
-            ref = bench_numpy(task, data["coords"].double().numpy(), min(m, 2 if n > 4000 else m), plan[:, :2]
-                              if n > 4000 else plan)
-            print(f"| {n} | {m} | {steps} | {cpp:,.0f} | {ref:,.0f} | {cpp / ref:,.0f}x |", flush=True)
+            coords = data["coords"].double().numpy()
+            few = plan[:, : min(m, 2)]  # NumPy rates are per env step: time at most 2 envs
+            ref = bench_numpy(task, coords, few.shape[1], few[: min(steps, 50 if n > 4000 else steps)])
+            inc = bench_numpy(task, coords, few.shape[1], few, IncrementalReference)
+            print(f"| {n} | {m} | {steps} | {cpp:,.0f} | {ref:,.0f} | {cpp / ref:,.0f}x | {inc:,.0f} | "
+                  f"{cpp / inc:,.1f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,25 @@ def test_marginal_reward_matches_reference(task, weights):
     assert total == pytest.approx(float(np.dot(weights, v_end - np.array([0.0, 0.0, -0.5]))), rel=1e-9)
 
 
+def test_incremental_numpy_env_matches_cpp(task):
+    from stx.envs.reference import IncrementalReference
+
+    xy = envs.synthetic_data(num_spots=150, num_sections=2, seed=3, section_seed=5)["coords"].numpy()
+    inc = IncrementalReference(xy, np.asarray(task.section_index), np.asarray(task.section_diameter),
+                               task.spot_cluster.numpy(), task.spot_type.numpy(), task.num_clusters, task.num_types,
+                               budget_ratio=0.2)
+    env = native.SpotSamplingEnv(task, 0, budget_ratio=0.2)
+    env.reset()
+    inc.reset()
+    rng = np.random.default_rng(9)
+    for _ in range(inc.total):
+        a = random_actions(env, rng)
+        r, term, _, terms, _ = env.step(a)
+        r_inc, term_inc, terms_inc = inc.step(a[0])
+        np.testing.assert_allclose(terms, terms_inc, rtol=1e-9, atol=1e-12)
+        assert term == term_inc
+
+
 @pytest.mark.parametrize("exclude_initial", [True, False])
 @pytest.mark.parametrize("per_round", [False, True])
 def test_faithful_rounds_match_reference(task, exclude_initial, per_round):

@@ -24,6 +24,10 @@ class SpotSetExtractor(BaseFeaturesExtractor):
         self.num_spots = n
         self.embed = nn.Sequential(nn.Linear(f + 2 + 4, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         self.score = nn.Linear(hidden, 1)
+        # A linear path from the novelty inputs (nearest sampled spot in feature / tissue space)
+        # straight to the score, starting at zero: the cue PPO can pick up first.
+        self.novelty = nn.Linear(2, 1, bias=False)
+        nn.init.zeros_(self.novelty.weight)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         x, xy = obs["features"], obs["coords"]
@@ -40,7 +44,7 @@ class SpotSetExtractor(BaseFeaturesExtractor):
         min_dist = torch.cdist(xy, xys).masked_fill(~valid, 2.0).min(2).values
         h = self.embed(torch.cat([x, xy, sampled.unsqueeze(-1), max_sim.unsqueeze(-1), min_dist.unsqueeze(-1),
                                   budget], -1))
-        scores = self.score(h).squeeze(-1)
+        scores = (self.score(h) + self.novelty(torch.stack([max_sim, min_dist], -1))).squeeze(-1)
         return torch.cat([scores, h.mean(1)], 1)
 
 
