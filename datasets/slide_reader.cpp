@@ -62,6 +62,34 @@ std::optional<double> property_double(openslide_t* osr, const char* name) {
 }
 }  // namespace
 
+// The direct tile path must give OpenSlide's pixels. Its colour handling depends on how the
+// JPEG tiles were written, so each level's first tile is compared once with OpenSlide and the
+// level falls back to OpenSlide on any difference.
+void SlideReader::self_check_tiles(const std::vector<std::array<int64_t, 2>>& dims) {
+  for (int64_t l = 0; l < static_cast<int64_t>(dims.size()); ++l) {
+    if (!impl_->tiles->has_level(l)) continue;
+    const auto tile = impl_->tiles->tile_size(l);
+    const int64_t w = std::min(tile[0], dims[size_t(l)][0]), h = std::min(tile[1], dims[size_t(l)][1]);
+    std::vector<uint8_t> direct(size_t(w * h * 3));
+    try {
+      impl_->tiles->read(l, 0, 0, w, h, direct.data(), w);
+    } catch (const c10::Error&) {  // an undecodable tile: leave the level to OpenSlide
+      impl_->tiles->disable_level(l);
+      continue;
+    }
+    std::vector<uint32_t> argb(size_t(w * h));
+    openslide_read_region(impl_->osr, argb.data(), 0, 0, static_cast<int32_t>(l), w, h);
+    impl_->check_openslide("read_region");
+    bool same = true;
+    for (int64_t i = 0; i < w * h && same; ++i) {
+      const uint32_t p = argb[size_t(i)], white = 255 - (p >> 24);
+      same = direct[size_t(3 * i)] == ((p >> 16) & 0xFF) + white && direct[size_t(3 * i + 1)] == ((p >> 8) & 0xFF) + white &&
+             direct[size_t(3 * i + 2)] == (p & 0xFF) + white;
+    }
+    if (!same) impl_->tiles->disable_level(l);
+  }
+}
+
 SlideReader::SlideReader(const std::string& path, std::optional<double> mpp) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   if (mpp) {
@@ -85,6 +113,7 @@ SlideReader::SlideReader(const std::string& path, std::optional<double> mpp) : i
       std::vector<std::array<int64_t, 2>> dims;
       for (int64_t l = 0; l < level_count(); ++l) dims.push_back(level_dimensions(l));
       impl_->tiles = detail::TiffTileLevels::open(path, dims);
+      if (impl_->tiles) self_check_tiles(dims);
     }
   } else {
     const ImageFormat format = sniff_image_format(path);
@@ -140,6 +169,11 @@ std::map<std::string, std::string> SlideReader::properties() const {
     out[*name] = v ? v : "";
   }
   return out;
+}
+
+bool SlideReader::direct_tiles(int64_t level) const {
+  check_level(*this, level);
+  return impl_->tiles && impl_->tiles->has_level(level);
 }
 
 bool SlideReader::has_mpp() const { return impl_->mpp.has_value(); }

@@ -90,6 +90,15 @@ bool TiffTileLevels::has_level(int64_t level) const {
   return level >= 0 && level < int64_t(levels_.size()) && levels_[size_t(level)].width > 0;
 }
 
+void TiffTileLevels::disable_level(int64_t level) {
+  if (has_level(level)) levels_[size_t(level)].width = 0;
+}
+
+std::array<int64_t, 2> TiffTileLevels::tile_size(int64_t level) const {
+  const Level& l = levels_[size_t(level)];
+  return {l.tile_w, l.tile_h};
+}
+
 TIFF* TiffTileLevels::borrow(int64_t level) const {
   {
     std::lock_guard<std::mutex> g(handles_mutex_);

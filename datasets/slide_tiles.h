@@ -26,6 +26,8 @@ class TiffTileLevels {
   ~TiffTileLevels();
 
   bool has_level(int64_t level) const;
+  void disable_level(int64_t level);  // after a failed self-check: that level goes to OpenSlide
+  std::array<int64_t, 2> tile_size(int64_t level) const;
   // Copies the region with top-left (lx, ly) in level pixels, w x h, into RGB `out` whose rows
   // are `out_stride` pixels apart; the caller has checked that the region is inside the level.
   void read(int64_t level, int64_t lx, int64_t ly, int64_t w, int64_t h, uint8_t* out, int64_t out_stride) const;

@@ -206,6 +206,8 @@ def test_random_regions_identical_to_openslide(stx_data):
     # the direct JPEG-tile path (Aperio level 0) against OpenSlide on regions of every shape
     ref = openslide.OpenSlide(str(stx_data / CMU))
     slide = SlideReader(stx_data / CMU)
+    assert slide.direct_tile_levels == [0]  # JPEG tiles, passed the self-check against OpenSlide
+    assert SlideReader(stx_data / TCGA).direct_tile_levels == []  # JPEG 2000: OpenSlide decodes
     rng = np.random.default_rng(5)
     for _ in range(12):
         w, h = (int(v) for v in rng.integers(1, 500, size=2))

@@ -71,6 +71,13 @@ STX_PYTHON_BINDING(slides) {
                                return out;
                              })
       .def_property_readonly("properties", &SlideReader::properties)
+      .def_property_readonly("direct_tile_levels",
+                             [](const SlideReader& r) {
+                               std::vector<int64_t> out;
+                               for (int64_t l = 0; l < r.level_count(); ++l)
+                                 if (r.direct_tiles(l)) out.push_back(l);
+                               return out;
+                             })
       .def_property_readonly("has_mpp", &SlideReader::has_mpp)
       .def_property_readonly("mpp", [](const SlideReader& r) { return as_value_error([&] { return r.mpp(); }); })
       .def("level_mpp", [](const SlideReader& r, int64_t level) { return as_value_error([&] { return r.level_mpp(level); }); },

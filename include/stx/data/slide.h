@@ -45,6 +45,10 @@ class STX_API SlideReader {
   double level_downsample(int64_t level) const;
   std::map<std::string, std::string> properties() const;  // OpenSlide properties; empty for images
 
+  // True when `level` is read by decoding its JPEG tiles directly (Aperio/generic tiled TIFF,
+  // checked against OpenSlide on open) rather than through OpenSlide's compositing.
+  bool direct_tiles(int64_t level) const;
+
   bool has_mpp() const;
   double mpp() const;                  // µm/px at level 0; error when unknown
   double level_mpp(int64_t level) const;
@@ -65,6 +69,7 @@ class STX_API SlideReader {
   struct Impl;
 
  private:
+  void self_check_tiles(const std::vector<std::array<int64_t, 2>>& level_dims);
   std::unique_ptr<Impl> impl_;
 };
 
