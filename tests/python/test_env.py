@@ -394,3 +394,22 @@ def test_gym_make_kwargs_select_mode_budget_weights_and_data(tmp_path, data):
                                                     "cell_types", "section_id")})
     env2 = gym.make("stx/SpotSampling-v0", data=str(path))
     assert env2.unwrapped.task.num_spots == 300 and env2.unwrapped.task.num_sections == 2
+
+
+def test_multibinary_actions_for_k_picks_per_step():
+    env = envs.SpotSamplingEnv(synthetic=dict(num_spots=100), budget_ratio=0.1, picks_per_step=4)
+    assert isinstance(env.action_space, gym.spaces.MultiBinary)
+    env.reset(seed=0)
+    pol, steps, done = envs.BaselinePolicy("kcenter"), 0, False
+    while not done:
+        action = pol.act(env)
+        assert action.sum() == env.picks_this_step()
+        _, _, done, _, _ = env.step(action)
+        steps += 1
+    assert steps == 3 and env.native.history.__len__() == 10  # 4 + 4 + 2
+    venv = envs.SpotSamplingVectorEnv(num_envs=2, synthetic=dict(num_spots=100), picks_per_step=4)
+    obs, _ = venv.reset(seed=1)
+    action = np.zeros((2, 100), dtype=np.int8)
+    action[:, :4] = 1
+    obs, *_ = venv.step(action)
+    assert obs["sampled"][:, :4].all() and obs["sampled"].sum() == 8
