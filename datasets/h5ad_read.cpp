@@ -21,7 +21,7 @@ std::string encoding_of(const h5::Node& node) {
 at::Tensor read_matrix(const h5::Node& node, const H5adOptions& o) {
   at::Tensor m;
   if (!h5::is_group(node)) {
-    m = h5::read_array(node);
+    m = h5::read_array(node, o.dtype);
   } else {
     const std::string enc = encoding_of(node);
     TORCH_CHECK(enc == "csr_matrix" || enc == "csc_matrix", node.where(),
@@ -31,8 +31,9 @@ at::Tensor read_matrix(const h5::Node& node, const H5adOptions& o) {
     TORCH_CHECK(shape && shape->size() == 2, node.where(), ": sparse matrix without a 2-element 'shape' attribute");
     const int64_t rows = (*shape)[0], cols = (*shape)[1];
     const bool csr = enc == "csr_matrix";
-    at::Tensor t = detail::checked_csr(h5::read_array(h5::open(node, "indptr")), h5::read_array(h5::open(node, "indices")),
-                                       h5::read_array(h5::open(node, "data")), csr ? rows : cols, csr ? cols : rows,
+    at::Tensor t = detail::checked_csr(h5::read_array(h5::open(node, "indptr"), at::kLong),
+                                       h5::read_array(h5::open(node, "indices"), at::kLong),
+                                       h5::read_array(h5::open(node, "data"), o.dtype), csr ? rows : cols, csr ? cols : rows,
                                        node.where());
     m = csr ? t
             : at::sparse_csc_tensor(t.crow_indices(), t.col_indices(), t.values(), {rows, cols},

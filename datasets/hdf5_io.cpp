@@ -236,10 +236,14 @@ bool is_string_dataset(const Node& node) {
   return H5Tget_class(type.get()) == H5T_STRING;
 }
 
-at::Tensor read_array(const Node& dataset) {
+at::Tensor read_array(const Node& dataset, std::optional<at::ScalarType> as) {
   const std::vector<int64_t> dims = shape(dataset);
   Handle type(H5Dget_type(dataset.id()));
-  const at::ScalarType st = torch_type_for(type.get(), dataset.where());
+  const at::ScalarType stored = torch_type_for(type.get(), dataset.where());
+  // Integers convert to anything, floats only to floats (a float index array stays an error).
+  const bool convert = as && stored != at::kBool && *as != at::kBool && native_type_for(*as) >= 0 &&
+                       (at::isFloatingType(*as) || !at::isFloatingType(stored));
+  const at::ScalarType st = convert ? *as : stored;
   const at::ScalarType storage = st == at::kBool ? at::kChar : st;
   const hid_t mem = st == at::kHalf ? H5T_NATIVE_FLOAT : native_type_for(storage);
   at::Tensor out = at::empty(dims, at::TensorOptions().dtype(st == at::kHalf ? at::kFloat : storage));

@@ -56,7 +56,8 @@ std::vector<std::string> children(const Node& group);  // link names, in name or
 std::vector<int64_t> shape(const Node& dataset);
 bool is_string_dataset(const Node& node);
 // Numeric dataset (integers, floats, HDF5/h5py booleans) in the closest torch dtype.
-at::Tensor read_array(const Node& dataset);
+// With `as`, HDF5 converts while reading (one serial pass, no second buffer).
+at::Tensor read_array(const Node& dataset, std::optional<at::ScalarType> as = std::nullopt);
 // 1-D or scalar string dataset (fixed or variable length).
 std::vector<std::string> read_strings(const Node& dataset);
 

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 namespace stx::data::detail {
 
 at::Tensor checked_csr(const at::Tensor& indptr, const at::Tensor& indices, const at::Tensor& data, int64_t rows,
@@ -23,15 +25,29 @@ at::Tensor checked_csr(const at::Tensor& indptr, const at::Tensor& indices, cons
   for (int64_t r = 0; r < rows; ++r) {
     TORCH_CHECK(p[r] <= p[r + 1], where, ": indptr decreases at position ", r);
   }
-  if (idx.numel() > 0) {
-    const int64_t lo = idx.min().item<int64_t>(), hi = idx.max().item<int64_t>();
-    TORCH_CHECK(lo >= 0 && hi < cols, where, ": indices must lie in [0, ", cols, "), found [", lo, ", ", hi, "]");
+  // One serial, vectorisable pass: cheaper than waking a thread pool for a memory-bound scan.
+  const int64_t* ix = idx.data_ptr<int64_t>();
+  int64_t lo = 0, hi = -1;
+  if (idx.numel() > 0) lo = hi = ix[0];
+  for (int64_t k = 1; k < idx.numel(); ++k) {
+    lo = std::min(lo, ix[k]);
+    hi = std::max(hi, ix[k]);
   }
-  return at::sparse_csr_tensor(ptr, idx, data.contiguous(), {rows, cols}, data.options().layout(at::kSparseCsr));
+  TORCH_CHECK(idx.numel() == 0 || (lo >= 0 && hi < cols), where, ": indices must lie in [0, ", cols, "), found [", lo,
+              ", ", hi, "]");
+  // Checked above; the checked factory would re-validate everything (a second full pass).
+  return at::_sparse_csr_tensor_unsafe(ptr, idx, data.contiguous(), {rows, cols}, data.options().layout(at::kSparseCsr));
 }
 
 at::Tensor finish_matrix(at::Tensor m, bool dense, std::optional<c10::ScalarType> dtype) {
-  if (dtype && m.scalar_type() != *dtype) m = m.to(*dtype);
+  if (dtype && m.scalar_type() != *dtype) {
+    if (m.layout() == at::kSparseCsr) {  // convert the values only; Tensor::to would copy the indices too
+      const at::Tensor v = m.values().to(*dtype);
+      m = at::_sparse_csr_tensor_unsafe(m.crow_indices(), m.col_indices(), v, m.sizes(), v.options().layout(at::kSparseCsr));
+    } else {
+      m = m.to(*dtype);
+    }
+  }
   if (dense && m.layout() != at::kStrided) m = m.to_dense();
   return m;
 }

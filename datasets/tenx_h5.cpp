@@ -50,9 +50,10 @@ FeatureMatrix read_10x_h5(const std::string& path, const MatrixOptions& options)
 
   FeatureMatrix out;
   // Stored as CSC over [features, barcodes], i.e. CSR over [barcodes, features].
-  out.counts = detail::checked_csr(h5::read_array(h5::open(g, "indptr", "int64 column pointers")),
-                                   h5::read_array(h5::open(g, "indices", "feature indices")),
-                                   h5::read_array(h5::open(g, "data", "counts")), n_barcodes, n_features, g.where());
+  out.counts = detail::checked_csr(h5::read_array(h5::open(g, "indptr", "int64 column pointers"), at::kLong),
+                                   h5::read_array(h5::open(g, "indices", "feature indices"), at::kLong),
+                                   h5::read_array(h5::open(g, "data", "counts"), options.dtype), n_barcodes,
+                                   n_features, g.where());
   out.counts = detail::finish_matrix(out.counts, options.dense, options.dtype);
   out.barcodes = strings_of(g, "barcodes", n_barcodes, "barcode strings");
   if (legacy) {
