@@ -42,6 +42,7 @@ def evaluate(policy_fn, tasks, args, episodes: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--timesteps", type=int, default=12000)
     p.add_argument("--num-envs", type=int, default=8)
     p.add_argument("--num-spots", type=int, default=200)
@@ -68,7 +69,7 @@ def main() -> None:
                                                                                       mode=args.mode), name, 0)
                                        for t in test]))
     learned = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         t0 = time.time()
         venv = envs.SpotSamplingSB3VecEnv(tasks=train, num_envs=args.num_envs, seed=seed * 1000,
                                           budget_ratio=args.budget, mode=args.mode)
