@@ -5,6 +5,7 @@
 #include <stx/modules/dense_head.h>
 #include <stx/modules/patch_regressor.h>
 #include <stx/modules/scr2net.h>
+#include <stx/modules/scr2net_training.h>
 
 #include "torch_ext/csrc/bindings.h"
 
@@ -32,6 +33,21 @@ STX_PYTHON_BINDING(modules) {
            py::arg("hidden_dim") = 256, py::arg("projection_dim") = 128, py::arg("dropout") = 0.1)
       .def("image_embedding", &SCR2NetImpl::image_embedding)
       .def("gene_embedding", &SCR2NetImpl::gene_embedding)
+      .def(
+          "training_loss",
+          [](SCR2NetImpl& self, const at::Tensor& images, const at::Tensor& targets, const at::Tensor& bank_values,
+             const at::Tensor& bank_labels, bool retrieval, int64_t k, int64_t num_types, int64_t num_labels,
+             const std::string& weighting, double soft_weight, double soft_threshold, double contrastive_weight,
+             double temperature) {
+            SCR2NetLossOptions o{retrieval,   k,              num_types,          num_labels, weighting,
+                                 soft_weight, soft_threshold, contrastive_weight, temperature};
+            return scr2net_training_loss(self, images, targets, bank_values, bank_labels, o);
+          },
+          py::arg("images"), py::arg("targets"), py::arg("bank_values"), py::arg("bank_labels"),
+          py::arg("retrieval") = true, py::arg("k") = 16, py::arg("num_types") = 3, py::arg("num_labels") = 0,
+          py::arg("weighting") = "mean", py::arg("soft_weight") = 0.5, py::arg("soft_threshold") = 0.1,
+          py::arg("contrastive_weight") = 0.1, py::arg("temperature") = 0.5,
+          "The SCR2Net training objective (see stx/modules/scr2net_training.h): returns (loss, prediction)")
       .def_property_readonly("feature_dim", &SCR2NetImpl::feature_dim);
 
   torch::python::bind_module<PatchRegressorImpl>(mm, "PatchRegressor")
