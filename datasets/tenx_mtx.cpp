@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -57,9 +58,11 @@ Coo parse_mtx(const std::string& text, const std::string& path) {
   TORCH_CHECK(std::sscanf(size_line.c_str(), "%ld %ld %lld", &coo.rows, &coo.cols, &nnz) == 3 && coo.rows >= 0 &&
                   coo.cols >= 0 && nnz >= 0,
               path, ": expected the size line 'rows cols nnz', got '", size_line.substr(0, 80), "'");
-  coo.row.reserve(nnz);
-  coo.col.reserve(nnz);
-  coo.value.reserve(nnz);
+  // Each entry takes at least 4 bytes of text: a bogus header cannot make us allocate more.
+  const size_t cap = std::min<size_t>(static_cast<size_t>(nnz), text.size() / 4 + 1);
+  coo.row.reserve(cap);
+  coo.col.reserve(cap);
+  coo.value.reserve(cap);
   const char* p = text.c_str() + std::min(pos, text.size());
   const char* end = text.c_str() + text.size();
   for (long long k = 0; k < nnz; ++k) {

@@ -177,3 +177,51 @@ TEST(ReadersPreprocess, NormalizeAndAlign) {
   EXPECT_NE(error_of([&] { align_genes(x, {"ENSG1", "ENSG2"}, {"a", "b"}, {"c"}); }).find("not in the matrix (c)"),
             std::string::npos);
 }
+
+// Bounded random mutation of the text parsers' inputs: every outcome is a parse or a c10::Error,
+// never another exception or a crash (the libFuzzer target runs the same parsers unbounded).
+TEST(ReadersText, MutatedInputsFailCleanly) {
+  const std::string csv = "barcode,in_tissue,array_row\n\"AAAC-1\",1,3\r\nGGGT-1,0,4\n";
+  const std::string json = "{\"tissue_hires_scalef\": 0.15, \"name\": \"x\", \"nested\": {\"a\": [1, 2]}, \"b\": true}";
+  const std::string mtx = "%%MatrixMarket matrix coordinate integer general\n%\n3 2 3\n1 1 5\n2 1 1\n3 2 7\n";
+  const fs::path dir = temp_dir("mut");
+  { std::ofstream(dir / "barcodes.tsv") << "A-1\nB-1\n"; }
+  { std::ofstream(dir / "features.tsv") << "E1\tG1\tGene Expression\nE2\tG2\tGene Expression\nE3\tG3\tGene Expression\n"; }
+  uint64_t state = 12345;
+  auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull; };
+  const char alphabet[] = "\"\\,\t\n\r{}[]:0123456789-.eE xA%";
+  auto mutate = [&](std::string s) {
+    const int edits = 1 + static_cast<int>(next() >> 61);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      const size_t pos = (next() >> 33) % s.size();
+      switch ((next() >> 40) % 3) {
+        case 0: s[pos] = alphabet[(next() >> 35) % (sizeof(alphabet) - 1)]; break;
+        case 1: s.erase(pos, 1 + (next() >> 60)); break;
+        default: s.insert(pos, 1, alphabet[(next() >> 35) % (sizeof(alphabet) - 1)]); break;
+      }
+    }
+    return s;
+  };
+  int parsed = 0, rejected = 0;
+  for (int i = 0; i < 3000; ++i) {
+    try {
+      parse_delimited(mutate(csv), ',', true, "m.csv");
+      parse_json_scalars(mutate(json), "m.json");
+      ++parsed;
+    } catch (const c10::Error&) {
+      ++rejected;
+    }
+  }
+  for (int i = 0; i < 200; ++i) {
+    { std::ofstream(dir / "matrix.mtx", std::ios::trunc) << mutate(mtx); }
+    try {
+      read_10x_mtx(dir.string());
+      ++parsed;
+    } catch (const c10::Error&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(parsed, 0);
+  EXPECT_GT(rejected, 0);
+  remove_tree(dir.parent_path());
+}
