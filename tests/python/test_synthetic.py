@@ -147,3 +147,16 @@ def test_bad_options(tmp_path):
         sd.make_synthetic(tmp_path, spot_diameter_um=120, spot_pitch_um=100)
     with pytest.raises(TypeError, match="unknown option 'colour'"):
         sd.make_synthetic(tmp_path, colour="blue")
+
+
+def test_patches_from_synthetic_sample(study):
+    """The sample's image handle and coordinates feed patch extraction: a spot patch is the
+    image around the spot centre."""
+    s = sd.read_visium(study["sections"][0]["folder"])
+    slide, centres = sd.open_image(s)
+    assert slide.mpp == pytest.approx(1.25)
+    patches = sd.extract_patches(slide, centres[:5], target_mpp=1.25, size=32)
+    img = np.asarray(Image.open(s.image_path))
+    for p, (x, y) in zip(patches.numpy(), centres[:5].numpy()):
+        x0, y0 = int(round(x)) - 16, int(round(y)) - 16
+        np.testing.assert_array_equal(p.transpose(1, 2, 0), img[y0:y0 + 32, x0:x0 + 32])

@@ -27,7 +27,7 @@ Column = _core.Column
 __all__ = [
     "FeatureMatrix", "SpatialSample", "AnnData", "DataFrame", "Column",
     "read_10x_h5", "read_10x_mtx", "write_10x_h5", "read_visium", "read_legacy_st", "read_h5ad", "read_hest",
-    "to_pandas",
+    "to_pandas", "open_image",
 ]
 
 
@@ -88,3 +88,15 @@ def to_pandas(frame: DataFrame):
         else:
             data[name] = col.values.numpy()
     return pd.DataFrame(data, index=list(frame.index) if frame.index else None)
+
+
+def open_image(sample: SpatialSample):
+    """The sample's image as a ``stx.data.SlideReader`` with its µm/px set when the sample knows it,
+    and the spot centres in that image's pixels: ``(slide, coords_px * image_scale)``."""
+    from stx.data.slides import SlideReader
+
+    if not sample.image_path:
+        raise ValueError(f"sample {sample.sample_id!r} has no image")
+    mpp = sample.microns_per_pixel / sample.image_scale
+    slide = SlideReader(sample.image_path, mpp=None if mpp != mpp else mpp)  # NaN: let the file say
+    return slide, sample.coords_px * sample.image_scale
