@@ -12,14 +12,23 @@ outside the timing, as stx rebuilds it inside every call):
   cumsum:  per-row prefix sums, two gathers per row span, index_add_ of the row sums.
 and the effective bandwidth of stx (bytes the op must read and write) against a large copy_.
 
-  .venv/bin/python scripts/bench/spot_pool.py [--quick] [--device cpu|cuda]
+  .venv/bin/python scripts/bench/spot_pool.py [--quick] [--device cpu|cuda] [--huge-pages]
+
+--huge-pages sets THP_MEM_ALLOC_ENABLE=1 (torch then backs large CPU tensors with transparent huge
+pages): without it, every fresh 1 GiB output (the dense gradient) pays ~260k page faults, for stx
+and the composites alike, which dominates the backward on small machines.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
+import sys
 import time
+
+if "--huge-pages" in sys.argv:  # must be set before torch allocates anything
+    os.environ["THP_MEM_ALLOC_ENABLE"] = "1"
 
 import numpy as np
 import torch
@@ -146,7 +155,7 @@ def spot_case(name, dense, centers, radii, device, reps, copy_bw, results):
         # Correctness first: a composite must agree with stx before its time counts.
         ref = fn(dense.detach()).reshape(out_shape)
         torch.testing.assert_close(ref, stx.ops.spot_pool(dense.detach(), c, rr), rtol=1e-4, atol=1e-2)
-        comp[cname] = bench(fwd_bwd(fn, dense, flat_grad), device, max(1, reps // 2))
+        comp[cname] = bench(fwd_bwd(fn, dense, flat_grad), device, max(1, reps // 2), warmup=0)
     best = min(comp, key=comp.get)
 
     elt = dense.element_size()
@@ -195,7 +204,7 @@ def label_case(dense, device, reps, copy_bw, results, cell):
     comp = {}
     for cname, fn in {"index_add": index_add, "scatter_add": scatter}.items():
         torch.testing.assert_close(fn(dense.detach()), stx.ops.label_pool(dense.detach(), labels, K), rtol=1e-4, atol=1e-2)
-        comp[cname] = bench(fwd_bwd(fn, dense, grad), device, max(1, reps // 2))
+        comp[cname] = bench(fwd_bwd(fn, dense, grad), device, max(1, reps // 2), warmup=0)
     best = min(comp, key=comp.get)
     elt = dense.element_size()
     bytes_fwd = B * G * H * W * elt + labels.numel() * labels.element_size() + grad.numel() * elt
@@ -214,6 +223,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--reps", type=int, default=None)
+    parser.add_argument("--huge-pages", action="store_true", help="THP_MEM_ALLOC_ENABLE=1 (see above)")
     args = parser.parse_args()
     device = args.device
     G, H, W = (16, 256, 256) if args.quick else (256, 1024, 1024)
@@ -233,7 +243,7 @@ def main():
     spot_case("multi-scale", dense, centers, multi_r, device, reps, copy_bw, results)
     label_case(dense, device, reps, copy_bw, results, cell)
 
-    print(f"device={device} threads={torch.get_num_threads()} map=[1, {G}, {H}, {W}] float32 "
+    print(f"device={device} threads={torch.get_num_threads()} huge_pages={args.huge_pages} map=[1, {G}, {H}, {W}] float32 "
           f"copy_ bandwidth={copy_bw / 1e9:.2f} GB/s (read+write)")
     print(f"{'case':<22}{'spots':>7}{'stx f+b ms':>12}{'fwd ms':>9}{'bwd ms':>9}  {'composites f+b ms':<40}"
           f"{'speedup':>8}{'bw fwd':>8}{'bw bwd':>8}{'bw f+b':>8}")
