@@ -33,12 +33,12 @@ def composite_soft_label(pred, target, soft, conf, weight=0.01, threshold=0.1):
     return F.mse_loss(pred, target) + weight * ((pred - soft).square() * gate).mean()
 
 
-def make(kind, B, G, seed=0):
+def make(kind, B, G, seed=0, device="cpu"):
     g = torch.Generator().manual_seed(seed)
-    pred = torch.randn(B, G, generator=g).requires_grad_()
-    target = torch.randn(B, G, generator=g)
-    soft = torch.randn(B, G, generator=g)
-    conf = torch.rand(B, generator=g)
+    pred = torch.randn(B, G, generator=g).to(device).requires_grad_()
+    target = torch.randn(B, G, generator=g).to(device)
+    soft = torch.randn(B, G, generator=g).to(device)
+    conf = torch.rand(B, generator=g).to(device)
     if kind.startswith("pearson"):
         fn = stx.ops.pearson_loss if kind.endswith("stx") else composite_pearson
         return pred, lambda: fn(pred, target)
@@ -52,14 +52,32 @@ def fwd_bwd(pred, loss_fn):
     loss_fn().backward()
 
 
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def median_time(fn, repeats):
     fn()
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def cuda_peak_extra_mib(kind, B, G):
+    pred, fn = make(kind, B, G, device="cuda")
+    pred.grad = torch.empty_like(pred)
+    sync()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    fn().backward()
+    sync()
+    return (torch.cuda.max_memory_allocated() - before) / 2**20
 
 
 _CHILD = r"""
@@ -97,26 +115,31 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, stx {stx.__version__}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, stx {stx.__version__}, device {args.device}")
     shapes = [(128, 300), (4096, 1000)] if args.quick else [(128, 300), (4096, 1000), (16384, 2000)]
     for name in ("pearson", "soft_label"):
         for B, G in shapes:
             t = {}
             for impl in ("stx", "composite"):
-                pred, fn = make(f"{name}_{impl}", B, G)
+                pred, fn = make(f"{name}_{impl}", B, G, device=args.device)
                 t[impl] = median_time(lambda: fwd_bwd(pred, fn), args.repeats)
-            p1, f1 = make(f"{name}_stx", B, G)
-            p2, f2 = make(f"{name}_composite", B, G)
+            p1, f1 = make(f"{name}_stx", B, G, device=args.device)
+            p2, f2 = make(f"{name}_composite", B, G, device=args.device)
             fwd_bwd(p1, f1)
             fwd_bwd(p2, f2)
             assert torch.allclose(p1.grad, p2.grad, atol=1e-6, rtol=1e-4), f"{name}: gradients disagree"
             line = (f"{name + '_loss':16s} [{B:5d} x {G:4d}] fwd+bwd  stx {t['stx'] * 1e3:8.2f} ms  "
                     f"composite {t['composite'] * 1e3:8.2f} ms  ratio {t['composite'] / t['stx']:5.2f}x")
             if B * G >= 4_000_000:
-                m_stx = peak_extra_mib(f"{name}_stx", B, G, args.threads)
-                m_comp = peak_extra_mib(f"{name}_composite", B, G, args.threads)
+                if args.device == "cuda":
+                    m_stx = cuda_peak_extra_mib(f"{name}_stx", B, G)
+                    m_comp = cuda_peak_extra_mib(f"{name}_composite", B, G)
+                else:
+                    m_stx = peak_extra_mib(f"{name}_stx", B, G, args.threads)
+                    m_comp = peak_extra_mib(f"{name}_composite", B, G, args.threads)
                 line += f"  | peak extra memory stx {m_stx:7.1f} MiB, composite {m_comp:7.1f} MiB"
             print(line)
 

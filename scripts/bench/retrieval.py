@@ -25,14 +25,31 @@ import torch.nn.functional as F
 import stx
 
 
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def median_time(fn, repeats):
     fn()  # warm-up
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def cuda_peak_extra_mib(fn):
+    """Peak CUDA allocator growth during one call (inputs already allocated)."""
+    sync()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    fn()
+    sync()
+    return (torch.cuda.max_memory_allocated() - before) / 2**20
 
 
 def composite_topk(query, bank, k, chunk=512):
@@ -84,7 +101,7 @@ def reference_soft_labels_loop(query, bank_emb, labels, expr, k, num_types):
     """The SCR2Net reference: full similarity + topk, then one Python iteration (host sync) per sample."""
     sim = F.normalize(query, dim=1) @ F.normalize(bank_emb, dim=1).T
     top_sim, top_idx = sim.topk(k, dim=1)
-    soft = torch.empty(query.shape[0], expr.shape[1])
+    soft = torch.empty(query.shape[0], expr.shape[1], device=expr.device)
     for b in range(query.shape[0]):
         idx = top_idx[b].tolist()
         types = [labels[j] for j in idx]
@@ -100,13 +117,27 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small shapes (smoke run)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sections", default="1,2,3", help="which parts to run, e.g. 1,3")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (CUDA: ratios against torch composites)")
     args = ap.parse_args()
+    dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     Q, N, D, k = (512, 20000, 256, 100) if args.quick else (4096, 200000, 256, 100)
     g = torch.Generator().manual_seed(0)
-    query, bank = torch.randn(Q, D, generator=g), torch.randn(N, D, generator=g)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, stx {stx.__version__}")
+    query, bank = torch.randn(Q, D, generator=g).to(dev), torch.randn(N, D, generator=g).to(dev)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, stx {stx.__version__}, device {dev}")
 
+    sections = {int(x) for x in args.sections.split(",")}
+    if 1 in sections:
+        time_cosine_topk(query, bank, k, args, dev)
+    if 2 in sections:
+        memory_cosine_topk(query, k, args, dev, Q, N, D)
+    if 3 in sections:
+        time_soft_labels(args, dev, D, g)
+
+
+def time_cosine_topk(query, bank, k, args, dev):
+    (Q, D), N = query.shape, bank.shape[0]
     print(f"\n[1] cosine_topk Q={Q} N={N} D={D} k={k} float32")
     t_stx = median_time(lambda: stx.ops.cosine_topk(query, bank, k), args.repeats)
     t_comp = median_time(lambda: composite_topk(query, bank, k), args.repeats)
@@ -116,6 +147,8 @@ def main():
     print(f"  mm+topk composite        {t_comp * 1e3:9.1f} ms   ratio composite/stx = {t_comp / t_stx:.2f}x")
     assert torch.allclose(s_stx, s_comp, atol=1e-5), "stx and the composite disagree"
     try:
+        if dev.type != "cpu":
+            raise ImportError("faiss-cpu is compared on the CPU only")
         import faiss
 
         faiss.omp_set_num_threads(args.threads)
@@ -125,11 +158,21 @@ def main():
         t_faiss = median_time(lambda: index.search(qn, k), args.repeats)
         print(f"  faiss IndexFlatIP        {t_faiss * 1e3:9.1f} ms   ratio faiss/stx = {t_faiss / t_stx:.2f}x "
               "(faiss gets pre-normalised vectors)")
-    except ImportError:
-        print("  faiss not installed: skipped")
+    except ImportError as e:
+        print(f"  faiss: skipped ({e})")
 
-    print("\n[2] peak extra memory (VmHWM - VmRSS before the call; inputs excluded)")
+
+def memory_cosine_topk(query, k, args, dev, Q, N, D):
+    print("\n[2] peak extra memory (inputs excluded)")
     sizes = [N] if args.quick else [N, 1_000_000]
+    if dev.type == "cuda":
+        for n in sizes:
+            big = torch.randn(n, D, device=dev)
+            m_stx = cuda_peak_extra_mib(lambda: stx.ops.cosine_topk(query, big, k))
+            m_comp = cuda_peak_extra_mib(lambda: composite_topk(query, big, k))
+            print(f"  N={n:8d}: stx cosine_topk {m_stx:8.1f} MiB   mm+topk composite {m_comp:8.1f} MiB (CUDA allocator)")
+            del big
+        sizes = []
     for n in sizes:
         m_stx = peak_extra_mib("stx", Q, n, D, k, args.threads)
         print(f"  N={n:8d}: stx cosine_topk {m_stx:8.1f} MiB", end="")
@@ -138,12 +181,14 @@ def main():
             print(f"   mm+topk composite (512-query chunks) {m_comp:8.1f} MiB", end="")
         print()
 
-    B, NB, G, kk, types = 128, (5000 if args.quick else 20000), 300, 100, 10
+
+def time_soft_labels(args, dev, D, g):
+    B, NB, G, kk, types = 128, (5000 if args.quick else 10000), 300, 100, 10
     print(f"\n[3] filtered_topk + soft_labels, batch {B}, bank {NB}, D={D}, G={G}, k={kk}, num_types={types}")
-    emb = torch.randn(NB, D, generator=g)
-    labels = torch.randint(0, 20, (NB,), generator=g)
-    expr = torch.rand(NB, G, generator=g)
-    qb = torch.randn(B, D, generator=g)
+    emb = torch.randn(NB, D, generator=g).to(dev)
+    labels = torch.randint(0, 20, (NB,), generator=g).to(dev)
+    expr = torch.rand(NB, G, generator=g).to(dev)
+    qb = torch.randn(B, D, generator=g).to(dev)
     label_list = labels.tolist()
 
     def fused():
