@@ -92,7 +92,7 @@ def main() -> None:
             few = plan[:, : min(m, 2)]  # NumPy rates are per env step: time at most 2 envs
             ref = bench_numpy(task, coords, few.shape[1], few[: min(steps, args.recompute_steps)])
             inc = bench_numpy(task, coords, few.shape[1], few, IncrementalReference)
-            print(f"| {n} | {m} | {steps} | {cpp:,.0f} | {ref:,.0f} | {cpp / ref:,.0f}x | {inc:,.0f} | "
+            print(f"| {n} | {m} | {steps} | {cpp:,.0f} | {ref:,.1f} | {cpp / ref:,.0f}x | {inc:,.0f} | "
                   f"{cpp / inc:,.1f}x |", flush=True)
 
 
