@@ -1,4 +1,4 @@
-// CPU kernels of the retrieval family: tiled exact top-k (GEMM tile via at::mm + per-row heap
+// CPU kernels of the retrieval family: tiled exact top-k (GEMM tile via at::mm + per-row buffered
 // selection, parallel over query rows), the majority cell-type filter and the shard merge.
 #include <algorithm>
 #include <cmath>
@@ -73,17 +73,17 @@ struct ScanContext {
   int64_t col0;      // global bank index of the tile's first column
 };
 
-// Feeds one row of a score tile into the row's heap. Columns arrive in increasing bank index, so
+// Feeds one row of a score tile into the row's running top-k. Columns arrive in increasing bank index, so
 // a candidate equal to the threshold never beats the kept entries (they have lower indices).
 template <typename T>
-void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkHeap<T>& heap) {
+void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& heap) {
   auto admit = [&](int64_t j) {
     const int64_t g = ctx.col0 + j;
     if ((ctx.mask != nullptr && !ctx.mask[g]) || g == ctx.self) return;
     heap.push(row[j], g);
   };
   int64_t j = 0;
-  for (; j < nt && !heap.full(); ++j) admit(j);
+  for (; j < nt && !heap.primed(); ++j) admit(j);
   T thr = heap.threshold();
   for (; j + kScanBlock <= nt; j += kScanBlock) {
     bool any = false;
@@ -119,11 +119,10 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
     q = qn;
   }
 
-  std::vector<T> heap_s(static_cast<size_t>(Q * k));
-  std::vector<int64_t> heap_i(static_cast<size_t>(Q * k));
-  std::vector<TopkHeap<T>> heaps;
+  std::vector<Entry<T>> storage(static_cast<size_t>(Q * 2 * k));
+  std::vector<TopkBuffer<T>> heaps;
   heaps.reserve(Q);
-  for (int64_t r = 0; r < Q; ++r) heaps.emplace_back(heap_s.data() + r * k, heap_i.data() + r * k, k);
+  for (int64_t r = 0; r < Q; ++r) heaps.emplace_back(storage.data() + r * 2 * k, k);
 
   const int64_t nt_max = std::min<int64_t>(N, kBankTile);
   const int64_t qt_max = std::min<int64_t>(Q, kQueryTile);
@@ -167,8 +166,7 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
   T* s_ptr = scores.mutable_data_ptr<T>();
   int64_t* i_ptr = out_index.mutable_data_ptr<int64_t>();
   at::parallel_for(0, Q, 16, [&](int64_t b, int64_t e) {
-    std::vector<std::pair<T, int64_t>> scratch(k);
-    for (int64_t r = b; r < e; ++r) heaps[r].write_sorted(s_ptr + r * k, i_ptr + r * k, scratch.data());
+    for (int64_t r = b; r < e; ++r) heaps[r].write_sorted(s_ptr + r * k, i_ptr + r * k);
   });
   if (!scores.is_same(out_scores)) out_scores.copy_(scores);
 }
@@ -262,11 +260,9 @@ std::tuple<at::Tensor, at::Tensor> merge_topk_cpu(const at::Tensor& scores, cons
     scalar_t* osp = out_s.mutable_data_ptr<scalar_t>();
     int64_t* oip = out_i.mutable_data_ptr<int64_t>();
     at::parallel_for(0, Q, 16, [&](int64_t b, int64_t e) {
-      std::vector<acc_t> hs(k);
-      std::vector<int64_t> hi(k);
-      std::vector<std::pair<acc_t, int64_t>> scratch(k);
+      std::vector<Entry<acc_t>> storage(2 * k);
       for (int64_t q = b; q < e; ++q) {
-        TopkHeap<acc_t> heap(hs.data(), hi.data(), k);
+        TopkBuffer<acc_t> heap(storage.data(), k);
         for (int64_t p = 0; p < P; ++p) {
           const int64_t base = (p * Q + q) * K;
           for (int64_t j = 0; j < K; ++j) {
@@ -276,7 +272,7 @@ std::tuple<at::Tensor, at::Tensor> merge_topk_cpu(const at::Tensor& scores, cons
             heap.push(v, ipp[base + j]);
           }
         }
-        heap.write_sorted(osp + q * k, oip + q * k, scratch.data());
+        heap.write_sorted(osp + q * k, oip + q * k);
       }
     });
   });

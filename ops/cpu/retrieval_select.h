@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <utility>
 
 namespace stx::ops::retrieval {
 
@@ -13,66 +12,60 @@ inline bool ranks_before(T s1, int64_t i1, T s2, int64_t i2) {
   return s1 > s2 || (s1 == s2 && i1 < i2);
 }
 
-// A bounded heap over caller-owned storage whose root is the WORST kept entry, so a candidate
-// is admitted by one comparison against the root (like faiss's CPU heaps).
 template <typename T>
-class TopkHeap {
- public:
-  TopkHeap(T* scores, int64_t* index, int64_t k) : s_(scores), i_(index), k_(k) {}
+struct Entry {
+  T score;
+  int64_t index;
+};
 
-  int64_t size() const { return n_; }
-  bool full() const { return n_ == k_; }
-  // Score a candidate must beat (strictly, when it comes later in index order) to enter.
-  T threshold() const { return full() ? s_[0] : -std::numeric_limits<T>::infinity(); }
+template <typename T>
+inline bool entry_before(const Entry<T>& a, const Entry<T>& b) {
+  return ranks_before(a.score, a.index, b.score, b.index);
+}
+
+// Candidates that beat the current k-th best are appended to a 2k buffer (caller-owned); when it
+// is full, nth_element keeps the best k and the k-th becomes the new threshold. Amortised O(1)
+// per admitted candidate, with far fewer unpredictable branches than a binary heap.
+template <typename T>
+class TopkBuffer {
+ public:
+  TopkBuffer(Entry<T>* storage, int64_t k) : e_(storage), k_(k) {}
+
+  // Score a candidate must beat (strictly, when it comes later in index order) to be admitted.
+  T threshold() const { return primed_ ? kth_.score : -std::numeric_limits<T>::infinity(); }
+  bool primed() const { return primed_; }
 
   void push(T s, int64_t idx) {
-    if (!full()) {
-      int64_t c = n_++;
-      while (c > 0) {  // sift up: parents must be worse than children
-        int64_t p = (c - 1) / 2;
-        if (!ranks_before(s_[p], i_[p], s, idx)) break;
-        s_[c] = s_[p];
-        i_[c] = i_[p];
-        c = p;
-      }
-      s_[c] = s;
-      i_[c] = idx;
-      return;
-    }
-    if (!ranks_before(s, idx, s_[0], i_[0])) return;
-    int64_t c = 0;
-    for (;;) {  // sift down the replaced root
-      int64_t l = 2 * c + 1;
-      if (l >= n_) break;
-      int64_t w = l;  // the worse child
-      if (l + 1 < n_ && ranks_before(s_[l], i_[l], s_[l + 1], i_[l + 1])) w = l + 1;
-      if (!ranks_before(s, idx, s_[w], i_[w])) break;
-      s_[c] = s_[w];
-      i_[c] = i_[w];
-      c = w;
-    }
-    s_[c] = s;
-    i_[c] = idx;
+    if (primed_ && !ranks_before(s, idx, kth_.score, kth_.index)) return;
+    e_[n_++] = {s, idx};
+    if (n_ == 2 * k_) compact();
   }
 
   // Writes the kept entries best-first into out_s/out_i (k slots), padding with -inf / -1.
   template <typename Out>
-  void write_sorted(Out* out_s, int64_t* out_i, std::pair<T, int64_t>* scratch) const {
-    for (int64_t j = 0; j < n_; ++j) scratch[j] = {s_[j], i_[j]};
-    std::sort(scratch, scratch + n_, [](const auto& a, const auto& b) {
-      return ranks_before(a.first, a.second, b.first, b.second);
-    });
+  void write_sorted(Out* out_s, int64_t* out_i) {
+    const int64_t m = std::min(n_, k_);
+    if (n_ > k_) std::nth_element(e_, e_ + (k_ - 1), e_ + n_, entry_before<T>);
+    std::sort(e_, e_ + m, entry_before<T>);
     for (int64_t j = 0; j < k_; ++j) {
-      out_s[j] = static_cast<Out>(j < n_ ? scratch[j].first : -std::numeric_limits<T>::infinity());
-      out_i[j] = j < n_ ? scratch[j].second : -1;
+      out_s[j] = static_cast<Out>(j < m ? e_[j].score : -std::numeric_limits<T>::infinity());
+      out_i[j] = j < m ? e_[j].index : -1;
     }
   }
 
  private:
-  T* s_;
-  int64_t* i_;
+  void compact() {
+    std::nth_element(e_, e_ + (k_ - 1), e_ + n_, entry_before<T>);
+    n_ = k_;
+    kth_ = e_[k_ - 1];  // nth_element leaves the k-th best there and only better ones before it
+    primed_ = true;
+  }
+
+  Entry<T>* e_;
   int64_t k_;
   int64_t n_ = 0;
+  Entry<T> kth_{};
+  bool primed_ = false;
 };
 
 }  // namespace stx::ops::retrieval
