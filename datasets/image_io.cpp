@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <png.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>

@@ -60,6 +60,14 @@ std::optional<double> property_double(openslide_t* osr, const char* name) {
   if (end == v || !std::isfinite(d) || d <= 0) return std::nullopt;
   return d;
 }
+
+// OpenSlide's premultiplied ARGB over white: c_premultiplied + (255 - a).
+inline void argb_over_white(uint32_t p, uint8_t* rgb) {
+  const uint32_t white = 255 - (p >> 24);
+  rgb[0] = static_cast<uint8_t>(((p >> 16) & 0xFF) + white);
+  rgb[1] = static_cast<uint8_t>(((p >> 8) & 0xFF) + white);
+  rgb[2] = static_cast<uint8_t>((p & 0xFF) + white);
+}
 }  // namespace
 
 // The direct tile path must give OpenSlide's pixels. Its colour handling depends on how the
@@ -80,13 +88,9 @@ void SlideReader::self_check_tiles(const std::vector<std::array<int64_t, 2>>& di
     std::vector<uint32_t> argb(size_t(w * h));
     openslide_read_region(impl_->osr, argb.data(), 0, 0, static_cast<int32_t>(l), w, h);
     impl_->check_openslide("read_region");
-    bool same = true;
-    for (int64_t i = 0; i < w * h && same; ++i) {
-      const uint32_t p = argb[size_t(i)], white = 255 - (p >> 24);
-      same = direct[size_t(3 * i)] == ((p >> 16) & 0xFF) + white && direct[size_t(3 * i + 1)] == ((p >> 8) & 0xFF) + white &&
-             direct[size_t(3 * i + 2)] == (p & 0xFF) + white;
-    }
-    if (!same) impl_->tiles->disable_level(l);
+    std::vector<uint8_t> reference(direct.size());
+    for (int64_t i = 0; i < w * h; ++i) argb_over_white(argb[size_t(i)], reference.data() + 3 * i);
+    if (reference != direct) impl_->tiles->disable_level(l);
   }
 }
 
@@ -238,13 +242,7 @@ void SlideReader::read_region_into(uint8_t* out, int64_t level, int64_t x, int64
     for (int64_t r = r0; r < r1; ++r) {
       const uint32_t* s = argb.data() + r * w;
       uint8_t* d = out + r * w * 3;
-      for (int64_t c = c0; c < c1; ++c) {
-        // Premultiplied ARGB over white: c_premul + (255 - a).
-        const uint32_t p = s[c], a = p >> 24, white = 255 - a;
-        d[c * 3 + 0] = static_cast<uint8_t>(((p >> 16) & 0xFF) + white);
-        d[c * 3 + 1] = static_cast<uint8_t>(((p >> 8) & 0xFF) + white);
-        d[c * 3 + 2] = static_cast<uint8_t>((p & 0xFF) + white);
-      }
+      for (int64_t c = c0; c < c1; ++c) argb_over_white(s[c], d + c * 3);
     }
     return;
   }
