@@ -6,6 +6,7 @@
 #include <stx/modules/patch_regressor.h>
 #include <stx/modules/scr2net.h>
 #include <stx/modules/scr2net_training.h>
+#include <stx/modules/spot_labels.h>
 
 #include "torch_ext/csrc/bindings.h"
 
@@ -49,6 +50,9 @@ STX_PYTHON_BINDING(modules) {
           py::arg("contrastive_weight") = 0.1, py::arg("temperature") = 0.5,
           "The SCR2Net training objective (see stx/modules/scr2net_training.h): returns (loss, prediction)")
       .def_property_readonly("feature_dim", &SCR2NetImpl::feature_dim);
+
+  mm.def("spot_labels", &spot_labels, py::arg("targets"), py::arg("num_labels") = 8, py::arg("components") = 16,
+         py::arg("seed") = 0, "k-means labels of the expression PCA (the majority filter's spot types)");
 
   torch::python::bind_module<PatchRegressorImpl>(mm, "PatchRegressor")
       .def(py::init([](int64_t num_genes, const std::string& backbone, int64_t small_cnn_width, int64_t hidden_dim,

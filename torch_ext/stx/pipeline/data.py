@@ -1,7 +1,7 @@
 """Loading a study for the pipeline: sections with spot patches, counts and coordinates.
 
-Three kinds of ``--data`` folder are recognised (anything else is an error that says what was
-expected): a Visium folder (``spatial/`` + a filtered matrix), a HEST-1k sample folder (``st/*.h5ad``),
+Four kinds of ``--data`` folder are recognised (anything else is an error that says what was
+expected): a synthetic study written by ``stx.data.make_synthetic`` (``study.json``), a Visium folder (``spatial/`` + a filtered matrix), a HEST-1k sample folder (``st/*.h5ad``),
 and a legacy-ST folder laid out as ``ST-cnts/<S>.tsv.gz``, ``ST-spotfiles/<S>_selection.tsv``,
 ``ST-imgs/<patient>/<S>/*.jpg`` (HER2+). Without ``--data`` a synthetic study is generated.
 """
@@ -34,6 +34,8 @@ class Section:
 def detect_kind(folder: Path) -> str:
     if not folder.is_dir():
         raise FileNotFoundError(f"--data {folder} is not a folder")
+    if (folder / "study.json").is_file():
+        return "synthetic_study"
     if (folder / "ST-cnts").is_dir() and (folder / "ST-spotfiles").is_dir():
         return "legacy_st"
     if (folder / "st").is_dir() and any((folder / "st").glob("*.h5ad")):
@@ -117,6 +119,11 @@ def load_sections(data: str | None, cfg: PipelineConfig, work_dir: Path) -> tupl
         return sections, {"kind": "synthetic", "path": str(work_dir / "synthetic"), "reference": study["reference"]}
     folder = Path(data)
     kind = detect_kind(folder)
+    if kind == "synthetic_study":  # a study written by make_synthetic (or by an earlier demo)
+        sections = [_section_from_sample(d.name, sdata.read_visium(str(d), dense=True), cfg)
+                    for d in sorted(folder.iterdir()) if (d / "spatial").is_dir()]
+        reference = folder / "reference.h5ad"
+        return sections, {"kind": kind, "path": str(folder), "reference": str(reference) if reference.is_file() else None}
     if kind == "legacy_st":
         return load_legacy_st(folder, cfg), {"kind": kind, "path": str(folder)}
     if kind == "visium":

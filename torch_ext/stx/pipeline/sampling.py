@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from stx._C import envs as _envs
+from stx._C import modules as _modules
 
 from .config import PipelineConfig
 
@@ -35,29 +36,10 @@ def pca_basis(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, v[: min(k, v.shape[0])].T.contiguous()
 
 
-def kmeans_labels(x: torch.Tensor, k: int, seed: int, iters: int = 30) -> torch.Tensor:
-    """Seeded Lloyd k-means (k-means++ seeding) for the majority-type filter's spot labels."""
-    g = torch.Generator().manual_seed(seed)
-    x = x.double()
-    k = max(1, min(k, x.shape[0]))
-    centres = x[torch.randint(0, x.shape[0], (1,), generator=g)]
-    for _ in range(1, k):
-        d = torch.cdist(x, centres).min(1).values.pow(2)
-        weights = d if float(d.sum()) > 0 else torch.ones_like(d)
-        centres = torch.cat([centres, x[torch.multinomial(weights, 1, generator=g)]])
-    for _ in range(iters):
-        labels = torch.cdist(x, centres).argmin(1)
-        for c in range(k):
-            members = x[labels == c]
-            if len(members):
-                centres[c] = members.mean(0)
-    return torch.cdist(x, centres).argmin(1)
-
-
 def spot_labels(targets: torch.Tensor, seed: int, num_types: int = 8) -> torch.Tensor:
-    """Cell-type-like spot labels for the retrieval filter: k-means of the expression PCA."""
-    mean, basis = pca_basis(targets, 16)
-    return kmeans_labels((targets.double() - mean) @ basis, num_types, seed)
+    """Cell-type-like spot labels for the retrieval filter: k-means of the expression PCA (C++,
+    shared with the native trainer)."""
+    return _modules.spot_labels(targets, num_labels=num_types, components=16, seed=seed)
 
 
 @dataclass
@@ -101,7 +83,7 @@ def _reference(data_info: dict, pool: dict, mean, basis, cfg) -> tuple[torch.Ten
             expr = expr[:, torch.tensor([lookup[g] for g in panel])]
             return ((expr.double() - mean) @ basis).float(), types.values.long()
     emb = ((pool["targets"].double() - mean) @ basis).float()
-    return emb, kmeans_labels(emb, 8, cfg.seed)
+    return emb, spot_labels(pool["targets"], cfg.seed)
 
 
 def _env(ctx: SamplingContext, budget: float, seed: int, picks: int = 1):
