@@ -15,7 +15,7 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages --------------------------------------------------------------------------
 APT_PACKAGES=(build-essential cmake ninja-build ccache pkg-config git
               libhdf5-dev libopenslide-dev libpng-dev libturbojpeg0-dev libtiff-dev libgtest-dev python3-dev python3-venv
-              zlib1g-dev nlohmann-json3-dev)
+              zlib1g-dev nlohmann-json3-dev clang libclang-rt-14-dev)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -19,19 +19,19 @@ def test_defaults_are_valid_and_round_trip(tmp_path):
 
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "cfg.yaml"
-    path.write_text("epochs: 3\nbudgets: [0.2, 0.4]\n")
+    path.write_text("steps: 3\nbudgets: [0.2, 0.4]\n")
     cfg = load_config(path, {"seed": 7, "top_genes": None})
-    assert (cfg.epochs, cfg.budgets, cfg.seed, cfg.top_genes) == (3, [0.2, 0.4], 7, PipelineConfig().top_genes)
+    assert (cfg.steps, cfg.budgets, cfg.seed, cfg.top_genes) == (3, [0.2, 0.4], 7, PipelineConfig().top_genes)
 
 
 @pytest.mark.parametrize(
     "values, match",
     [
-        ({"epochs": 3, "learning_rate": 0.1}, "unknown key.*learning_rate"),
+        ({"steps": 3, "learning_rate": 0.1}, "unknown key.*learning_rate"),
         ({"budgets": [0.1, 1.5]}, "budgets.*\\(0, 1\\]"),
         ({"budgets": [0.0]}, "budgets"),
         ({"samplers": ["random", "oracle"]}, "samplers.*oracle"),
-        ({"epochs": 0}, "epochs"),
+        ({"steps": 0}, "steps"),
         ({"device": "tpu"}, "device"),
     ],
 )

@@ -20,3 +20,4 @@ run(${CMAKE_COMMAND} -S "${STX_CONSUMER_SOURCE}" -B "${STX_WORK_DIR}/build" -G "
     "-DCMAKE_PREFIX_PATH=${prefix}" "-DTorch_DIR=${TORCH_DIR}" -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build "${STX_WORK_DIR}/build")
 run("${STX_WORK_DIR}/build/stx_consumer")
+run("${STX_WORK_DIR}/build/stx_readme_example")
