@@ -14,6 +14,17 @@ struct BindingRegistrar {
 // Calls every registered binding function, in name order (deterministic across builds).
 void bind_all(pybind11::module_& m);
 
+// Runs fn and turns a c10::Error (a TORCH_CHECK on the caller's input) into a Python ValueError
+// carrying the same message, without the C++ backtrace.
+template <typename Fn>
+auto as_value_error(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const c10::Error& e) {
+    throw pybind11::value_error(e.what_without_backtrace());
+  }
+}
+
 }  // namespace stx::python
 
 #define STX_PYTHON_BINDING(name)                                                     \

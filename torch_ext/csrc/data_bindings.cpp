@@ -13,18 +13,10 @@
 #include "torch_ext/csrc/bindings.h"
 
 namespace py = pybind11;
+using stx::python::as_value_error;
 using namespace stx::data;
 
 namespace {
-
-template <typename Fn>
-auto value_errors(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw py::value_error(e.what_without_backtrace());
-  }
-}
 
 std::optional<c10::ScalarType> parse_dtype(const std::string& name) {
   static const std::map<std::string, c10::ScalarType> kTypes = {
@@ -100,34 +92,34 @@ STX_PYTHON_BINDING(data) {
   d.def("read_10x_h5", [](const std::string& path, bool dense, const std::string& dtype) {
     const MatrixOptions o = matrix_options(dense, dtype);
     py::gil_scoped_release nogil;
-    return value_errors([&] { return read_10x_h5(path, o); });
+    return as_value_error([&] { return read_10x_h5(path, o); });
   }, py::arg("path"), py::arg("dense") = false, py::arg("dtype") = "float32");
   d.def("read_10x_mtx", [](const std::string& folder, bool dense, const std::string& dtype) {
     const MatrixOptions o = matrix_options(dense, dtype);
     py::gil_scoped_release nogil;
-    return value_errors([&] { return read_10x_mtx(folder, o); });
+    return as_value_error([&] { return read_10x_mtx(folder, o); });
   }, py::arg("folder"), py::arg("dense") = false, py::arg("dtype") = "float32");
   d.def("write_10x_h5", [](const std::string& path, const at::Tensor& counts, const std::vector<std::string>& barcodes,
                            const std::vector<std::string>& ids, const std::vector<std::string>& names) {
     FeatureMatrix fm{counts, barcodes, Features{ids, names, {}, {}}, {}};
     py::gil_scoped_release nogil;
-    value_errors([&] { write_10x_h5(path, fm); });
+    as_value_error([&] { write_10x_h5(path, fm); });
   }, py::arg("path"), py::arg("counts"), py::arg("barcodes"), py::arg("feature_ids"), py::arg("feature_names"));
   d.def("read_visium", [](const std::string& folder, bool dense, const std::string& dtype) {
     const MatrixOptions o = matrix_options(dense, dtype);
     py::gil_scoped_release nogil;
-    return value_errors([&] { return read_visium(folder, o); });
+    return as_value_error([&] { return read_visium(folder, o); });
   }, py::arg("folder"), py::arg("dense") = false, py::arg("dtype") = "float32");
   d.def("read_legacy_st", [](const std::string& counts, const std::string& spots, const std::string& image, bool dense,
                              const std::string& dtype) {
     const MatrixOptions o = matrix_options(dense, dtype);
     py::gil_scoped_release nogil;
-    return value_errors([&] { return read_legacy_st(counts, spots, image, o); });
+    return as_value_error([&] { return read_legacy_st(counts, spots, image, o); });
   }, py::arg("counts"), py::arg("spots"), py::arg("image") = "", py::arg("dense") = false, py::arg("dtype") = "float32");
   d.def("read_hest", [](const std::string& folder, const std::string& sample_id, bool dense, const std::string& dtype) {
     const MatrixOptions o = matrix_options(dense, dtype);
     py::gil_scoped_release nogil;
-    return value_errors([&] { return read_hest(folder, sample_id, o); });
+    return as_value_error([&] { return read_hest(folder, sample_id, o); });
   }, py::arg("folder"), py::arg("sample_id"), py::arg("dense") = false, py::arg("dtype") = "float32");
   d.def("read_h5ad", [](const std::string& path, bool dense, const std::string& dtype, bool layers, bool raw) {
     H5adOptions o;
@@ -136,14 +128,14 @@ STX_PYTHON_BINDING(data) {
     o.read_layers = layers;
     o.read_raw = raw;
     py::gil_scoped_release nogil;
-    return value_errors([&] { return read_h5ad(path, o); });
+    return as_value_error([&] { return read_h5ad(path, o); });
   }, py::arg("path"), py::arg("dense") = false, py::arg("dtype") = "keep", py::arg("layers") = true, py::arg("raw") = true);
 
   d.def("normalize_total", [](const at::Tensor& counts, double target_sum, bool log1p) {
-    return value_errors([&] { return normalize_total(counts, target_sum, log1p); });
+    return as_value_error([&] { return normalize_total(counts, target_sum, log1p); });
   }, py::arg("counts"), py::arg("target_sum") = 1e4, py::arg("log1p") = true);
   d.def("highly_variable_genes", [](const at::Tensor& x, int64_t n_top_genes, int64_t n_bins) {
-    const HighlyVariable h = value_errors([&] { return highly_variable_genes(x, n_top_genes, n_bins); });
+    const HighlyVariable h = as_value_error([&] { return highly_variable_genes(x, n_top_genes, n_bins); });
     py::dict out;
     out["means"] = h.means;
     out["dispersions"] = h.dispersions;
@@ -152,14 +144,14 @@ STX_PYTHON_BINDING(data) {
     return out;
   }, py::arg("log_normalized"), py::arg("n_top_genes"), py::arg("n_bins") = 20);
   d.def("highly_expressed_genes", [](const at::Tensor& counts, int64_t n_top) {
-    return value_errors([&] { return highly_expressed_genes(counts, n_top); });
+    return as_value_error([&] { return highly_expressed_genes(counts, n_top); });
   }, py::arg("counts"), py::arg("n_top"));
   d.def("match_genes", [](const std::vector<std::string>& q, const std::vector<std::string>& ids,
-                          const std::vector<std::string>& names) { return value_errors([&] { return match_genes(q, ids, names); }); },
+                          const std::vector<std::string>& names) { return as_value_error([&] { return match_genes(q, ids, names); }); },
         py::arg("query"), py::arg("ids"), py::arg("names"));
   d.def("align_genes", [](const at::Tensor& counts, const std::vector<std::string>& ids, const std::vector<std::string>& names,
                           const std::vector<std::string>& target, bool fill_missing) {
-    return value_errors([&] { return align_genes(counts, ids, names, target, fill_missing); });
+    return as_value_error([&] { return align_genes(counts, ids, names, target, fill_missing); });
   }, py::arg("counts"), py::arg("ids"), py::arg("names"), py::arg("target"), py::arg("fill_missing") = false);
 
   py::class_<SyntheticOptions>(d, "SyntheticOptions")
@@ -183,7 +175,7 @@ STX_PYTHON_BINDING(data) {
     SyntheticStudy s;
     {
       py::gil_scoped_release nogil;
-      s = value_errors([&] { return make_synthetic(out_dir, o); });
+      s = as_value_error([&] { return make_synthetic(out_dir, o); });
     }
     py::list sections;
     for (const auto& sec : s.sections) {

@@ -8,6 +8,7 @@
 #include "torch_ext/csrc/bindings.h"
 
 namespace py = pybind11;
+using stx::python::as_value_error;
 using namespace stx::envs;
 
 namespace {
@@ -22,16 +23,6 @@ EnvConfig make_config(double budget_ratio, const std::string& mode, double w_sc,
   c.max_steps = max_steps;
   c.exclude_initial = exclude_initial;
   return c;
-}
-
-// Invalid actions are the caller's mistake: surface them as ValueError.
-template <typename Fn>
-auto as_value_error(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw py::value_error(e.what_without_backtrace());
-  }
 }
 
 py::tuple terms_tuple(const RewardTerms& t) { return py::make_tuple(t.sc, t.type, t.spatial); }

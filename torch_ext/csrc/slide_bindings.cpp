@@ -10,6 +10,7 @@
 #include "torch_ext/csrc/bindings.h"
 
 namespace py = pybind11;
+using stx::python::as_value_error;
 using namespace stx::data;
 
 namespace {
@@ -23,15 +24,6 @@ OutsidePolicy parse_outside(const std::string& s) {
 uint8_t check_fill(int64_t fill) {
   if (fill < 0 || fill > 255) throw py::value_error("fill must be in [0, 255], got " + std::to_string(fill));
   return static_cast<uint8_t>(fill);
-}
-
-template <typename Fn>
-auto as_value_error(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw py::value_error(e.what_without_backtrace());
-  }
 }
 
 }  // namespace
