@@ -62,3 +62,17 @@ def test_cmake_prefix_contains_package_config():
     if not os.environ.get("STX_BUILD_DIR"):
         assert (prefix / "lib" / "cmake" / "stx" / "stxConfig.cmake").is_file()
         assert (prefix / "include" / "stx" / "stx.h").is_file()
+
+
+def test_readme_python_example():
+    dense = torch.randn(1, 8, 128, 128, requires_grad=True)
+    centers = torch.tensor([[0, 40.0, 50.0], [0, 90.5, 80.25]])
+    radii = torch.tensor([10.0, 10.0])
+    spots = torch.ops.stx.spot_pool(dense, centers, radii, "disk", "sum", 0.5)[0]
+    spots.sum().backward()
+    assert spots.shape == (2, 8)
+    # every channel of every covered pixel receives gradient 1 (the spots do not overlap)
+    covered = torch.ops.stx.spot_pool(torch.ones(1, 1, 128, 128), centers, radii, "disk", "sum", 0.5)[1]
+    assert dense.grad.sum().item() == 8 * covered.sum().item()
+    net = stx.modules.SCR2Net(num_genes=8)
+    assert isinstance(net, torch.nn.Module)

@@ -39,3 +39,4 @@ def cmake_prefix_path() -> str:
 __all__ = ["__version__", "library_path", "has_cuda", "cmake_prefix_path"]
 from stx import envs  # noqa: E402,F401  (registers stx/SpotSampling-v0 with gymnasium)
 from stx import data  # noqa: E402,F401  (readers, preprocessing, synthetic study, slides)
+from stx import modules  # noqa: E402,F401  (C++ nn modules: SCR2Net, dense head, patch regressor)
