@@ -19,7 +19,7 @@ struct TrainerConfig {
   std::string genes_file;  // a text file, one gene per line ("" = top_genes)
   int64_t patch_size = 32;
   double patch_um = 80.0;
-  int64_t steps = 200;
+  int64_t steps = 150;
   int64_t batch_size = 32;
   double lr = 2e-3;
   double weight_decay = 1e-4;

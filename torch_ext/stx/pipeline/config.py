@@ -22,7 +22,7 @@ class PipelineConfig:
     genes_file: str | None = None   # or an explicit list (.npy or text, one name per line)
     patch_size: int = 32            # pixels of the patch fed to the network
     patch_um: float = 80.0          # physical side of the patch (um), centred on the spot
-    steps: int = 200               # optimisation steps per training run (the same for every budget)
+    steps: int = 150               # optimisation steps per training run (the same for every budget)
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
