@@ -8,6 +8,8 @@ BUILD_DIR := $(ROOT)/build/python
 JOBS ?= $(shell nproc)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+# Each `make demo` writes a new report folder, so an earlier report is never overwritten.
+DEMO_OUT ?= out/demo-$(shell date +%Y%m%d-%H%M%S)
 
 # CMake settings shared by the pip (scikit-build-core) build; the tests are built too.
 SKBUILD_FLAGS := -Ccmake.define.STX_BUILD_TESTS=ON \
@@ -38,7 +40,7 @@ test-python: build
 test: test-cpp test-python
 
 demo: build
-	cd $(ROOT) && $(PY) -m stx demo $(DEMO_ARGS)
+	cd $(ROOT) && $(PY) -m stx demo --out $(DEMO_OUT) $(DEMO_ARGS)
 
 clean:
 	rm -rf build
