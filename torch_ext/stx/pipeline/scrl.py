@@ -5,7 +5,7 @@ expression (distance to the nearest sequenced spot of its section, and that sect
 fraction); a step picks k spots without replacement from softmax(scores) over the action mask
 (Gumbel-top-k), whose log-probability is the Plackett-Luce likelihood. Training: REINFORCE with a
 running-mean baseline on the environment's marginal reward (gains of single-cell cluster coverage,
-cell-type diversity and spatial coverage), Adam. Selection: the same policy, greedy.
+cell-type diversity and spatial coverage), Adam. Selection: the same policy, sampled.
 """
 from __future__ import annotations
 
@@ -99,13 +99,17 @@ class LearnedSampler:
 
     @torch.no_grad()
     def select(self, ctx, budget: float, seed: int) -> torch.Tensor:
+        """Roll the policy out as it was trained: sampling (Gumbel-top-k), not greedy argmax, which
+        would collapse the picks onto the few highest-scoring spots of one region."""
         env, state, _ = _new_env(ctx, budget, seed)
+        step = 0
         while not env.done:
-            mask = torch.as_tensor(env.action_mask()).bool()
-            scores = self.policy(ctx.features, state.features()).masked_fill(~mask, float("-inf"))
-            picks = torch.topk(scores, env.picks_this_step).indices.tolist()
+            mask = torch.as_tensor(env.action_mask()).to(torch.int8)
+            scores = self.policy(ctx.features, state.features())
+            picks = _envs.gumbel_topk(scores, mask, env.picks_this_step, seed * 1_000_003 + step).tolist()
             env.step(picks)
             state.update(picks)
+            step += 1
         return torch.as_tensor(sorted(env.history), dtype=torch.int64)
 
 
