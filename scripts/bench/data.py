@@ -21,28 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import stx  # noqa: F401
+from timing import median_time  # scripts/bench/timing.py
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("STX_DATA", REPO.parent / "shared" / "data"))
-
-
-def median_time(fn, reps: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # --- patch extraction (slides owner) -------------------------------------------------------------

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 import stx
+from timing import median_time, sync  # scripts/bench/timing.py
 
 
 def composite_pearson(pred, target, dim=0, eps=1e-8):
@@ -50,23 +49,6 @@ def make(kind, B, G, seed=0, device="cpu"):
 def fwd_bwd(pred, loss_fn):
     pred.grad = None
     loss_fn().backward()
-
-
-def sync():
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def median_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def cuda_peak_extra_mib(kind, B, G):
