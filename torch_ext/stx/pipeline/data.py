@@ -29,6 +29,13 @@ class Section:
     mpp: float                  # um per full-resolution pixel
     thumbnail: np.ndarray | None = None
     thumbnail_scale: float = 1.0
+    _log_norm: torch.Tensor | None = None
+
+    def log_normalized(self) -> torch.Tensor:
+        """log1p(counts / library size * 1e4), computed once per section."""
+        if self._log_norm is None:
+            self._log_norm = sdata.normalize_total(self.counts, target_sum=1e4, log1p=True)
+        return self._log_norm
 
 
 def detect_kind(folder: Path) -> str:
@@ -161,8 +168,7 @@ def choose_genes(train: list[Section], cfg: PipelineConfig) -> tuple[list[str], 
     totals = torch.zeros(len(names), dtype=torch.float64)
     for s in train:
         idx = torch.tensor([s.gene_names.index(g) for g in names])
-        norm = sdata.normalize_total(s.counts, target_sum=1e4, log1p=True)
-        totals += norm[:, idx].double().sum(0)
+        totals += s.log_normalized()[:, idx].double().sum(0)
     order = torch.argsort(totals, descending=True, stable=True)[: cfg.top_genes]
     return [names[i] for i in order.tolist()], f"top {cfg.top_genes} by mean log1p-normalised expression"
 
@@ -172,6 +178,6 @@ def targets(section: Section, genes: list[str]) -> torch.Tensor:
     missing = [g for g in genes if g not in section.gene_names]
     if missing:
         raise ValueError(f"section {section.name} lacks {len(missing)} panel genes, e.g. {missing[:5]}")
-    norm = sdata.normalize_total(section.counts, target_sum=1e4, log1p=True)
+    norm = section.log_normalized()
     lookup = {g: i for i, g in enumerate(section.gene_names)}
     return norm[:, torch.tensor([lookup[g] for g in genes])].float().contiguous()

@@ -112,9 +112,10 @@ def run_demo(args: argparse.Namespace) -> int:
                             "n_selected": int(selected.numel()), "metrics": metrics,
                             "final_loss": trained.losses[-1] if trained.losses else None})
             if model_name == "scr2net" and sampler == cfg.samplers[0] and budget == max(cfg.budgets) and rep == 0:
-                best_model, best_pred, best_selected = trained.model, pred, selected
+                best_pred, best_selected = pred, selected
+                best_pcc = torch.tensor(metrics["pcc_per_gene"])
 
-    figures = _figures(out, results, test, test_secs, genes, best_pred, best_model, pool, train_secs, best_selected, cfg)
+    figures = _figures(out, results, test, test_secs, genes, best_pred, best_pcc, train_secs, best_selected, cfg)
     summary = {
         "data": f"{data_info['kind']} ({data_info['path']})",
         "train_sections": pool["names"], "test_sections": test["names"],
@@ -146,13 +147,12 @@ def _headline(results: list[dict], cfg: PipelineConfig) -> dict:
     return out
 
 
-def _figures(out, results, test, test_secs, genes, pred, model, pool, train_secs, selected, cfg) -> dict[str, str]:
+def _figures(out, results, test, test_secs, genes, pred, pcc, train_secs, selected, cfg) -> dict[str, str]:
     figures = {}
     report.plot_budget_curves(results, out / "budget_vs_pcc.png")
     figures["Budget vs PCC@M per sampler"] = "budget_vs_pcc.png"
     first = test_secs[0]
     n0 = first.counts.shape[0]
-    pcc = torch.tensor([r for r in evaluate.regression_metrics(pred, test["targets"])["pcc_per_gene"]])
     top = torch.argsort(pcc, descending=True)[:3].tolist()
     report.plot_gene_maps(first.coords.numpy(), test["targets"][:n0, top].numpy(), pred[:n0, top].numpy(),
                           [genes[i] for i in top], out / "gene_maps.png")
