@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -11,6 +12,8 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include "ops/cpu/retrieval_rows.h"
+#include "ops/cpu/retrieval_screen.h"
 #include "ops/cpu/retrieval_select.h"
 #include "ops/retrieval_common.h"
 
@@ -22,50 +25,6 @@ namespace {
 constexpr int64_t kBankTile = 4096;
 constexpr int64_t kQueryTile = 1024;
 constexpr int64_t kScanBlock = 16;  // candidates tested against the threshold at once
-
-// Squared row norms of a contiguous [n, d] block plus the finiteness check (x - x is NaN exactly
-// when x is Inf or NaN, so one extra subtraction per element catches both). Eight independent
-// lanes let the compiler vectorise the reduction.
-template <typename T>
-void row_sq_norms(const T* x, int64_t n, int64_t d, T* sq, const char* name, int64_t row0) {
-  constexpr int64_t kLanes = 8;
-  at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const T* p = x + r * d;
-      T s[kLanes] = {}, bad[kLanes] = {};
-      int64_t j = 0;
-      for (; j + kLanes <= d; j += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          s[l] += p[j + l] * p[j + l];
-          bad[l] += p[j + l] - p[j + l];
-        }
-      }
-      for (; j < d; ++j) {
-        s[0] += p[j] * p[j];
-        bad[0] += p[j] - p[j];
-      }
-      T total = 0, total_bad = 0;
-      for (int64_t l = 0; l < kLanes; ++l) {
-        total += s[l];
-        total_bad += bad[l];
-      }
-      TORCH_CHECK(total_bad == 0, "cosine_topk: ", name, " row ", row0 + r,
-                  " contains NaN or Inf (non-finite inputs are rejected)");
-      sq[r] = total;
-    }
-  });
-}
-
-// dst[r] = src[r] / max(||src[r]||, eps) (as a multiplication by the reciprocal); dst may alias src.
-template <typename T>
-void normalize_rows(const T* src, T* dst, int64_t n, int64_t d, const T* sq) {
-  at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const T inv = T(1) / std::max(std::sqrt(sq[r]), static_cast<T>(kNormEps));
-      for (int64_t j = 0; j < d; ++j) dst[r * d + j] = src[r * d + j] * inv;
-    }
-  });
-}
 
 struct ScanContext {
   const bool* mask;  // [N] or nullptr
@@ -126,7 +85,12 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
 
   const int64_t nt_max = std::min<int64_t>(N, kBankTile);
   const int64_t qt_max = std::min<int64_t>(Q, kQueryTile);
-  if (N > 0) {
+  bool screened = false;
+  if constexpr (std::is_same_v<T, float>) {
+    screened = use_int8_screen(metric, false, Q, N, D);
+    if (screened) screened_cosine_scan(q, bank, mask, exclude_self, heaps);
+  }
+  if (N > 0 && !screened) {
     at::Tensor gemm_buf = at::empty({qt_max * nt_max}, q.options());
     at::Tensor tile_buf = at::empty({nt_max, D}, q.options());
     std::vector<T> b_sq(nt_max);

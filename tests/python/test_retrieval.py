@@ -224,3 +224,54 @@ def test_bad_inputs_name_the_argument():
         stx.ops.majority_filter(idx, torch.zeros(10, dtype=torch.long), -1)
     with pytest.raises(RuntimeError, match="merge_topk: index shape"):
         stx.ops.merge_topk(torch.randn(2, 3, 4), torch.zeros(2, 3, 5, dtype=torch.long), 2)
+
+
+def assert_topk_equivalent(got, ref, atol=1e-6):
+    """Same top-k up to float32 rounding: scores agree to atol, and the returned index sets agree
+    except among candidates whose reference score lies within atol of the k-th score (near-ties)."""
+    (gs, gi), (rs, ri) = got, ref
+    assert torch.allclose(gs.double(), rs, atol=atol, rtol=0)
+    for q in range(ri.shape[0]):
+        kth = rs[q, -1]
+        sure = set(ri[q][rs[q] > kth + atol].tolist())
+        assert sure <= set(gi[q].tolist()), f"query {q}: a clear top-k member is missing"
+
+
+@pytest.mark.parametrize("case", ["random", "clustered", "duplicates_and_zeros", "mask_and_self", "bfloat16"])
+def test_int8_screen_returns_the_float32_topk(monkeypatch, case):
+    # The screened path (int8 GEMM + exact float32 rescoring) is forced on small inputs here; it
+    # must give the exact top-k whatever the data, including near-ties and degenerate rows.
+    monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", "1")
+    g = torch.Generator().manual_seed(11)
+    mask, self_ex, k = None, False, 40
+    if case == "random":
+        query, bank = torch.randn(70, 48, generator=g), torch.randn(9000, 48, generator=g)
+    elif case == "clustered":  # many bank rows within 1e-3 of each other: wide screening bands
+        centres = torch.randn(20, 48, generator=g)
+        bank = centres.repeat(300, 1) + 1e-3 * torch.randn(6000, 48, generator=g)
+        query = centres[:10] + 0.05 * torch.randn(10, 48, generator=g)
+        k = 350
+    elif case == "duplicates_and_zeros":
+        bank = torch.randn(5000, 33, generator=g)
+        bank[::9] = 0
+        bank[200:260] = bank[7]
+        query = torch.cat([bank[:20], torch.zeros(1, 33), torch.randn(9, 33, generator=g)])
+        k = 90
+    elif case == "mask_and_self":
+        bank = torch.randn(4500, 40, generator=g)
+        query = bank[:60].clone()
+        mask, self_ex = torch.rand(4500, generator=g) > 0.3, True
+    else:
+        query, bank = torch.randn(50, 64, generator=g).bfloat16(), torch.randn(6000, 64, generator=g).bfloat16()
+    got = stx.ops.cosine_topk(query, bank, k, "cosine", mask, self_ex)
+    ref = reference_topk(query.double(), bank.double(), k, "cosine", mask, self_ex)
+    if case == "bfloat16":
+        got = (got[0].double(), got[1])
+        assert torch.allclose(got[0], ref[0], atol=1e-2)
+        monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", "0")
+        plain = stx.ops.cosine_topk(query, bank, k)
+        assert (plain[1] == got[1]).float().mean() > 0.99
+        return
+    assert_topk_equivalent(got, ref)
+    monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", "0")
+    assert_topk_equivalent(stx.ops.cosine_topk(query, bank, k, "cosine", mask, self_ex), ref)

@@ -1,0 +1,169 @@
+// int8-screened exact cosine top-k (see retrieval_screen.h).
+//
+// Error bound. A normalised row x is quantised as X = round(s * x), s = 127 / max|x_i|, so
+// x_i = (X_i + e_i) / s with |e_i| <= 1/2. For a query q (scale a) and a bank row b (tile scale c):
+//   q.b = (Q.B + Q.e_b + e_q.B + e_q.e_b) / (a c),
+// hence |q.b - Q.B / (a c)| <= (|Q|_1 / 2 + |B|_1 / 2 + D / 4) / (a c) =: eps(q), with |B|_1 taken
+// as its maximum over the tile. Q.B is exact (int32 accumulation). A bank row whose screened
+// score satisfies Q.B / (a c) <= T - eps - slack, where T is the exact score of the current k-th
+// best, cannot enter the top-k (the slack covers the float32 rounding of the exact rescoring),
+// so it is skipped; every other row is rescored exactly.
+#include "ops/cpu/retrieval_screen.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "ops/cpu/retrieval_rows.h"
+
+namespace stx::ops::retrieval {
+namespace {
+
+constexpr int64_t kBankTile = 4096;
+constexpr int64_t kQueryTile = 1024;
+constexpr int64_t kScanBlock = 16;
+constexpr float kLevels = 127.0f;
+// |x*s - round(x*s)| <= 1/2 plus the float32 rounding of the product x*s (<= 127 * 2^-24).
+constexpr double kHalfStep = 0.5 + 1e-5;
+
+// Quantises n normalised rows of length d with one scale per row (scales != nullptr) or one scale
+// for the block (returned). Writes |X|_1 per row into l1.
+float quantise_rows(const float* x, int64_t n, int64_t d, int8_t* out, float* scales, int32_t* l1) {
+  float block_max = 0.0f;
+  if (scales == nullptr) {
+    for (int64_t i = 0; i < n * d; ++i) block_max = std::max(block_max, std::abs(x[i]));
+  }
+  const float block_scale = block_max > 0.0f ? kLevels / block_max : 1.0f;
+  at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* p = x + r * d;
+      float s = block_scale;
+      if (scales != nullptr) {
+        float m = 0.0f;
+        for (int64_t j = 0; j < d; ++j) m = std::max(m, std::abs(p[j]));
+        s = m > 0.0f ? kLevels / m : 1.0f;
+        scales[r] = s;
+      }
+      int32_t sum = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        const auto v = static_cast<int32_t>(std::nearbyint(p[j] * s));
+        out[r * d + j] = static_cast<int8_t>(v);
+        sum += std::abs(v);
+      }
+      l1[r] = sum;
+    }
+  });
+  return block_scale;
+}
+
+float dot(const float* a, const float* b, int64_t d) {
+  constexpr int64_t kLanes = 8;
+  float s[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= d; j += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) s[l] += a[j + l] * b[j + l];
+  }
+  for (; j < d; ++j) s[0] += a[j] * b[j];
+  float total = 0.0f;
+  for (float v : s) total += v;
+  return total;
+}
+
+// Largest integer screened score that proves a row cannot beat exact threshold t.
+int64_t skip_bound(float t, double eps, double scale) {
+  if (!std::isfinite(t)) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(std::floor((static_cast<double>(t) - eps) * scale));
+}
+
+}  // namespace
+
+bool use_int8_screen(Metric metric, bool float64, int64_t Q, int64_t N, int64_t D) {
+  if (const char* force = std::getenv("STX_COSINE_TOPK_SCREEN"); force != nullptr && *force != '\0') {
+    if (std::strcmp(force, "0") == 0) return false;
+    if (std::strcmp(force, "1") == 0) return metric == Metric::kCosine && !float64 && D > 0;
+  }
+  // Below this size the float32 GEMM is cheap and the screen's extra passes do not pay.
+  return metric == Metric::kCosine && !float64 && D >= 32 && Q * N * D >= (int64_t{1} << 28);
+}
+
+void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bool* mask, bool exclude_self,
+                          std::vector<TopkBuffer<float>>& heaps) {
+  const int64_t Q = qn.size(0), D = qn.size(1), N = bank.size(0);
+  if (Q == 0 || N == 0) return;
+  const float* q = qn.const_data_ptr<float>();
+  const auto opts = qn.options();
+
+  at::Tensor q8 = at::empty({Q, D}, opts.dtype(at::kChar));
+  std::vector<float> q_scale(Q);
+  std::vector<int32_t> q_l1(Q);
+  quantise_rows(q, Q, D, q8.mutable_data_ptr<int8_t>(), q_scale.data(), q_l1.data());
+
+  const int64_t nt_max = std::min(N, kBankTile), qt_max = std::min(Q, kQueryTile);
+  at::Tensor tile = at::empty({nt_max, D}, opts);
+  at::Tensor b8 = at::empty({nt_max, D}, opts.dtype(at::kChar));
+  at::Tensor acc_buf = at::empty({qt_max * nt_max}, opts.dtype(at::kInt));
+  std::vector<float> b_sq(nt_max);
+  std::vector<int32_t> b_l1(nt_max);
+  // Float32 rounding of the exact rescoring: |fl(q.b) - q.b| <= D * 2^-24 (+ margin).
+  const double slack = static_cast<double>(2 * D + 16) * std::ldexp(1.0, -24);
+
+  for (int64_t n0 = 0; n0 < N; n0 += nt_max) {
+    const int64_t nt = std::min(nt_max, N - n0);
+    at::Tensor b_tile = tile.narrow(0, 0, nt);
+    b_tile.copy_(bank.narrow(0, n0, nt));
+    float* bp = b_tile.mutable_data_ptr<float>();
+    row_sq_norms(bp, nt, D, b_sq.data(), "bank", n0);
+    normalize_rows(bp, bp, nt, D, b_sq.data());
+    int8_t* b8p = b8.mutable_data_ptr<int8_t>();
+    const float b_scale = quantise_rows(bp, nt, D, b8p, nullptr, b_l1.data());
+    const double b_l1_max = *std::max_element(b_l1.begin(), b_l1.begin() + nt);
+    const at::Tensor b8_tile = b8.narrow(0, 0, nt);
+
+    for (int64_t q0 = 0; q0 < Q; q0 += qt_max) {
+      const int64_t qt = std::min(qt_max, Q - q0);
+      at::Tensor acc = acc_buf.narrow(0, 0, qt * nt).view({qt, nt});
+      at::_int_mm_out(acc, q8.narrow(0, q0, qt), b8_tile.t());
+      const int32_t* ap = acc.const_data_ptr<int32_t>();
+      at::parallel_for(0, qt, 4, [&](int64_t rb, int64_t re) {
+        for (int64_t r = rb; r < re; ++r) {
+          const int64_t qi = q0 + r;
+          const float* qrow = q + qi * D;
+          const int32_t* row = ap + r * nt;
+          TopkBuffer<float>& heap = heaps[qi];
+          const double scale = static_cast<double>(q_scale[qi]) * b_scale;
+          const double eps = (kHalfStep * (q_l1[qi] + b_l1_max) + kHalfStep * kHalfStep * D) / scale + slack;
+          const int64_t self = exclude_self ? qi : -1;
+          int64_t bound = skip_bound(heap.threshold(), eps, scale);
+          auto admit = [&](int64_t j) {
+            const int64_t g = n0 + j;
+            if ((mask != nullptr && !mask[g]) || g == self) return;
+            heap.push(dot(qrow, bp + j * D, D), g);
+            bound = skip_bound(heap.threshold(), eps, scale);
+          };
+          int64_t j = 0;
+          for (; j + kScanBlock <= nt; j += kScanBlock) {
+            // Clamped to int32: a bound below INT32_MIN admits everything, as it must.
+            const auto b32 = static_cast<int32_t>(std::clamp<int64_t>(bound, std::numeric_limits<int32_t>::min(),
+                                                                      std::numeric_limits<int32_t>::max()));
+            bool any = false;
+            for (int64_t t = 0; t < kScanBlock; ++t) any |= row[j + t] > b32;
+            if (!any) continue;
+            for (int64_t t = 0; t < kScanBlock; ++t) {
+              if (row[j + t] > bound) admit(j + t);
+            }
+          }
+          for (; j < nt; ++j) {
+            if (row[j] > bound) admit(j);
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace stx::ops::retrieval

@@ -1,0 +1,27 @@
+#pragma once
+// Exact cosine top-k with an int8 screen (CPU, float32): the [query tile x bank tile] scores are
+// first computed as an int8 GEMM of the quantised normalised rows (about 3x the float32 GEMM rate
+// on AVX-512 VNNI), and only bank rows whose screened score could still beat the running k-th
+// best -- given a rigorous bound on the quantisation error -- are rescored exactly in float32.
+// The result is the float32 top-k; only the work changes.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "ops/cpu/retrieval_select.h"
+#include "ops/retrieval_common.h"
+
+namespace stx::ops::retrieval {
+
+// Whether cosine_topk takes the screened path: cosine metric, float32 compute and a problem big
+// enough for the GEMM to dominate. STX_COSINE_TOPK_SCREEN=0 / =1 forces it off / on.
+bool use_int8_screen(Metric metric, bool float64, int64_t Q, int64_t N, int64_t D);
+
+// Feeds every admissible bank row (mask, self-exclusion) into the per-query running top-k
+// `heaps`, with exact float32 cosine scores. `qn` is the [Q, D] float32 contiguous matrix of
+// normalised queries; `bank` is [N, D] of any floating dtype (validated and normalised per tile).
+void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bool* mask, bool exclude_self,
+                          std::vector<TopkBuffer<float>>& heaps);
+
+}  // namespace stx::ops::retrieval
