@@ -243,15 +243,19 @@ def main():
     spot_case("multi-scale", dense, centers, multi_r, device, reps, copy_bw, results)
     label_case(dense, device, reps, copy_bw, results, cell)
 
+    # The floor of any backward that returns a fresh dense gradient: allocating and zeroing it.
+    t_zeros = bench(lambda: torch.zeros(1, G, H, W, device=device), device, reps)
     print(f"device={device} threads={torch.get_num_threads()} huge_pages={args.huge_pages} map=[1, {G}, {H}, {W}] float32 "
-          f"copy_ bandwidth={copy_bw / 1e9:.2f} GB/s (read+write)")
+          f"copy_ bandwidth={copy_bw / 1e9:.2f} GB/s (read+write); a fresh torch.zeros of the map: {t_zeros * 1e3:.1f} ms")
     print(f"{'case':<22}{'spots':>7}{'stx f+b ms':>12}{'fwd ms':>9}{'bwd ms':>9}  {'composites f+b ms':<40}"
           f"{'speedup':>8}{'bw fwd':>8}{'bw bwd':>8}{'bw f+b':>8}")
     for r in results:
         comp = ", ".join(f"{k} {v * 1e3:.0f}" for k, v in r["composites"].items())
         print(f"{r['case']:<22}{r['spots']:>7}{r['t_stx'] * 1e3:>12.1f}{r['t_fwd'] * 1e3:>9.1f}{r['t_bwd'] * 1e3:>9.1f}  "
               f"{comp:<40}{r['speedup']:>7.1f}x{r['bw_fwd']:>8.2f}{r['bw_bwd']:>8.2f}{r['bw_total']:>8.2f}")
+    floors = ", ".join(f"{r['case']} {r['t_bwd'] / t_zeros:.2f}" for r in results)
     print("speedup = best composite (fwd+bwd) / stx (fwd+bwd); bw = effective bandwidth / copy_ bandwidth")
+    print(f"stx bwd time / fresh torch.zeros of the map (the floor of a dense gradient): {floors}")
 
 
 if __name__ == "__main__":
