@@ -1,5 +1,6 @@
-// CUDA kernel of pearson_per_gene written with ATen ops (a few reductions; no custom kernel needed).
-// morans_i has a CPU kernel only (graph construction is host work); see docs/ops/retrieval.md.
+// CUDA kernels of the metrics: pearson_per_gene written with ATen ops (a few reductions; no custom
+// kernel needed); morans_i runs its CPU kernel on a host copy (building the neighbour graph is
+// host work and the inputs are an evaluation's [N, G] table) and returns the results on the device.
 #ifdef STX_WITH_CUDA
 #include <limits>
 
@@ -7,6 +8,7 @@
 #include <torch/library.h>
 
 #include "ops/losses_common.h"
+#include "stx/ops/metrics.h"
 
 namespace stx::ops::metrics {
 namespace {
@@ -20,8 +22,19 @@ at::Tensor pearson_per_gene_aten(const at::Tensor& pred, const at::Tensor& targe
   return at::where((sxx > 0) & (syy > 0), r, std::numeric_limits<double>::quiet_NaN()).to(pred.scalar_type());
 }
 
+std::tuple<at::Tensor, at::Tensor> morans_i_via_host(const at::Tensor& values, const at::Tensor& coords,
+                                                     c10::string_view weights, int64_t k, double radius) {
+  TORCH_CHECK(coords.device() == values.device(), "morans_i: coords is on ", coords.device(), " but values is on ",
+              values.device());
+  auto [i, z] = morans_i(values.cpu(), coords.cpu(), weights, k, radius);
+  return {i.to(values.device()), z.to(values.device())};
+}
+
 }  // namespace
 }  // namespace stx::ops::metrics
 
-TORCH_LIBRARY_IMPL(stx, CUDA, m) { m.impl("pearson_per_gene", &stx::ops::metrics::pearson_per_gene_aten); }
+TORCH_LIBRARY_IMPL(stx, CUDA, m) {
+  m.impl("pearson_per_gene", &stx::ops::metrics::pearson_per_gene_aten);
+  m.impl("morans_i", &stx::ops::metrics::morans_i_via_host);
+}
 #endif

@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import pearsonr
 
 import stx
+from conftest import devices
 
 
 def test_pearson_per_gene_matches_scipy():
@@ -67,8 +68,9 @@ def ref_morans_i(x, w):
     return moran, (moran - ei) / np.sqrt(vi)
 
 
+@pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("mode,param", [("knn", 6), ("knn", 1), ("radius", 0.12), ("radius", 0.05)])
-def test_morans_i_matches_reference(mode, param):
+def test_morans_i_matches_reference(mode, param, device):
     rng = np.random.default_rng(1)
     coords = rng.uniform(size=(150, 2))
     smooth = np.sin(6 * coords[:, :1]) + np.cos(4 * coords[:, 1:])
@@ -76,7 +78,9 @@ def test_morans_i_matches_reference(mode, param):
     kw = {"k": param} if mode == "knn" else {"radius": param}
     w = ref_weights(coords, mode, **kw)
     ri, rz = ref_morans_i(x, w)
-    I, z = stx.ops.morans_i(torch.from_numpy(x), torch.from_numpy(coords), mode, **kw)
+    I, z = stx.ops.morans_i(torch.from_numpy(x).to(device), torch.from_numpy(coords).to(device), mode, **kw)
+    assert I.device.type == device and z.device.type == device
+    I, z = I.cpu(), z.cpu()
     np.testing.assert_allclose(I.numpy(), ri, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(z.numpy(), rz, rtol=1e-10, atol=1e-12)
     assert I[0] > 0.5 and z[0] > 5  # the smooth gene is strongly autocorrelated
