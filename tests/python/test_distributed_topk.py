@@ -47,3 +47,41 @@ def test_two_process_gloo_sharded_topk_equals_single_bank():
             assert torch.equal(got["index"], ref_index)
             torch.testing.assert_close(got["scores"], ref_scores)
         assert ref_index[0, :2].tolist() == [10, 200]
+
+
+def _soft_label_data():
+    g = torch.Generator().manual_seed(1)
+    bank_emb = torch.randn(90, 8, generator=g)
+    values = torch.rand(90, 5, generator=g)
+    labels = torch.randint(0, 4, (90,), generator=g)
+    queries = torch.randn(11, 8, generator=g)  # rank 0 gets 6 queries, rank 1 gets 5
+    return bank_emb, values, labels, queries
+
+
+def _soft_label_worker(rank, world, init_file, out_dir):
+    import stx  # noqa: F401
+    from stx.distributed import shard_range, sharded_soft_labels
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        bank_emb, values, labels, queries = _soft_label_data()
+        lo, hi = shard_range(90, rank, world)
+        mine = queries[:6] if rank == 0 else queries[6:]
+        soft, conf = sharded_soft_labels(mine, bank_emb[lo:hi], values[lo:hi], labels, lo, k=20, num_types=2)
+        torch.save({"soft": soft, "conf": conf}, os.path.join(out_dir, f"soft{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_process_sharded_soft_labels_equal_single_bank():
+    import stx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.spawn(_soft_label_worker, args=(2, os.path.join(tmp, "init"), tmp), nprocs=2, join=True)
+        bank_emb, values, labels, queries = _soft_label_data()
+        s, i, keep = stx.ops.filtered_topk(queries, bank_emb, labels, 20, 2)
+        ref_soft, ref_conf = stx.ops.soft_labels(i, s, keep, values, "mean")
+        got = [torch.load(os.path.join(tmp, f"soft{r}.pt")) for r in range(2)]
+        torch.testing.assert_close(torch.cat([g["soft"] for g in got]), ref_soft)
+        torch.testing.assert_close(torch.cat([g["conf"] for g in got]), ref_conf)
+        assert keep.sum() < keep.numel()  # the filter dropped neighbours, so the test exercises it

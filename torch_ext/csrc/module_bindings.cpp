@@ -1,4 +1,5 @@
 // stx._C.modules: the C++ nn modules as torch.nn.Module subclasses in Python (torch::python::bind_module).
+#include <pybind11/functional.h>
 #include <torch/python.h>
 
 #include <stx/modules/backbones.h>
@@ -49,6 +50,19 @@ STX_PYTHON_BINDING(modules) {
           py::arg("weighting") = "mean", py::arg("soft_weight") = 0.5, py::arg("soft_threshold") = 0.1,
           py::arg("contrastive_weight") = 0.1, py::arg("temperature") = 0.5,
           "The SCR2Net training objective (see stx/modules/scr2net_training.h): returns (loss, prediction)")
+      .def(
+          "training_loss_with_retrieval",
+          [](SCR2NetImpl& self, const at::Tensor& images, const at::Tensor& targets, const SoftLabelFn& retrieve,
+             double soft_weight, double soft_threshold, double contrastive_weight, double temperature) {
+            SCR2NetLossOptions o;
+            o.soft_weight = soft_weight, o.soft_threshold = soft_threshold;
+            o.contrastive_weight = contrastive_weight, o.temperature = temperature;
+            return scr2net_training_loss(self, images, targets, retrieve, o);
+          },
+          py::arg("images"), py::arg("targets"), py::arg("retrieve"), py::arg("soft_weight") = 0.5,
+          py::arg("soft_threshold") = 0.1, py::arg("contrastive_weight") = 0.1, py::arg("temperature") = 0.5,
+          "The SCR2Net objective with the retrieval step supplied as retrieve(image_emb) -> (soft, confidence), "
+          "e.g. stx.distributed.sharded_soft_labels over a bank sharded across ranks")
       .def_property_readonly("feature_dim", &SCR2NetImpl::feature_dim);
 
   mm.def("spot_labels", &spot_labels, py::arg("targets"), py::arg("num_labels") = 8, py::arg("components") = 16,

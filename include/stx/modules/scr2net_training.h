@@ -6,6 +6,7 @@
 // projection-head embeddings, then soft_labels. Without retrieval: MSE(pred, target).
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <tuple>
 
@@ -32,6 +33,18 @@ STX_API std::tuple<at::Tensor, at::Tensor> scr2net_training_loss(SCR2NetImpl& mo
                                                                  const at::Tensor& targets,
                                                                  const at::Tensor& bank_values,
                                                                  const at::Tensor& bank_labels,
+                                                                 const SCR2NetLossOptions& options = {});
+
+// The retrieval step of the objective as a function of the batch's image embeddings [B, P]
+// (detached, called under no_grad): returns (soft [B, G], confidence [B]).
+using SoftLabelFn = std::function<std::tuple<at::Tensor, at::Tensor>(const at::Tensor& image_emb)>;
+
+// The same objective with the retrieval supplied by the caller, e.g. over a bank sharded across
+// ranks (Python: stx.distributed.sharded_soft_labels). The overload above is this one with
+// filtered_topk + soft_labels over a local bank.
+STX_API std::tuple<at::Tensor, at::Tensor> scr2net_training_loss(SCR2NetImpl& model, const at::Tensor& images,
+                                                                 const at::Tensor& targets,
+                                                                 const SoftLabelFn& retrieve,
                                                                  const SCR2NetLossOptions& options = {});
 
 }  // namespace stx::modules

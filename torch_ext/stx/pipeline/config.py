@@ -39,6 +39,7 @@ class PipelineConfig:
     synthetic_sections: int = 4
     synthetic_image_px: int = 2400  # side of a synthetic section's image (1.25 um/px): ~600 spots
     device: str = "cpu"
+    shard_bank: bool = False        # under torch.distributed: each rank keeps only its rows of the bank
     num_threads: int = 0            # 0: torch's default
 
     def validate(self) -> "PipelineConfig":

@@ -60,8 +60,24 @@ class _Objective(torch.nn.Module):
                             num_labels=num_labels, soft_weight=cfg.soft_weight, soft_threshold=cfg.soft_threshold,
                             contrastive_weight=cfg.contrastive_weight, temperature=cfg.temperature)
 
-    def forward(self, images, targets, bank_values, bank_labels):
-        return self.model.training_loss(images, targets, bank_values, bank_labels, **self.options)
+    def forward(self, images, targets, bank_values, bank_labels, bank_offset: int | None = None):
+        """bank_offset None: bank_values is the whole bank. Otherwise bank_values holds this rank's
+        rows [bank_offset, bank_offset + n) of a bank sharded across ranks, bank_labels the labels of
+        the whole bank, and the retrieval is stx.distributed.sharded_soft_labels."""
+        if bank_offset is None or not self.options["retrieval"]:
+            return self.model.training_loss(images, targets, bank_values, bank_labels, **self.options)
+        from stx.distributed import sharded_soft_labels
+
+        o = self.options
+
+        def retrieve(image_emb):
+            bank_emb = self.model.gene_embedding(bank_values)
+            return sharded_soft_labels(image_emb, bank_emb, bank_values, bank_labels, bank_offset, o["k"],
+                                       o["num_types"], o["num_labels"] or None)
+
+        return self.model.training_loss_with_retrieval(
+            images, targets, retrieve, soft_weight=o["soft_weight"], soft_threshold=o["soft_threshold"],
+            contrastive_weight=o["contrastive_weight"], temperature=o["temperature"])
 
 
 def _distributed() -> tuple[int, int]:
@@ -77,7 +93,8 @@ def train_scr2net(patches: torch.Tensor, targets: torch.Tensor, labels: torch.Te
     """patches uint8 [N,3,S,S], targets log1p [N,G], labels int64 [N] (spot labels for the majority filter).
 
     Under torch.distributed (e.g. torchrun), the model is wrapped in DistributedDataParallel and every
-    rank trains on its share of each batch; every rank holds the (small) bank of sequenced spots.
+    rank trains on its share of each batch; every rank holds the bank of sequenced spots, or with
+    ``cfg.shard_bank`` only its share of the bank's rows (stx.distributed.sharded_soft_labels).
     """
     if patches.shape[0] != targets.shape[0] or targets.shape[0] != labels.shape[0]:
         raise ValueError("patches, targets and labels must have one row per spot")
@@ -101,6 +118,12 @@ def train_scr2net(patches: torch.Tensor, targets: torch.Tensor, labels: torch.Te
     n = patches.shape[0]
     bank_values = targets.to(device)
     bank_labels = labels.to(device)
+    bank_offset = None
+    if cfg.shard_bank and world > 1:
+        from stx.distributed import shard_range
+
+        start, stop = shard_range(n, rank, world)
+        bank_values, bank_offset = bank_values[start:stop], start
     batch_size = max(2 * world, min(cfg.batch_size, n))
     losses: list[float] = []
     order, cursor = torch.randperm(n, generator=gen), 0
@@ -111,7 +134,7 @@ def train_scr2net(patches: torch.Tensor, targets: torch.Tensor, labels: torch.Te
         cursor += batch_size
         idx = batch[rank::world]
         x = dihedral(to_input(patches[idx], device), gen)
-        loss, _ = step(x, bank_values[idx], bank_values, bank_labels)
+        loss, _ = step(x, targets[idx].to(device), bank_values, bank_labels, bank_offset)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
