@@ -23,8 +23,10 @@ namespace stx::modules {
 namespace fs = std::filesystem;
 namespace {
 
-// Keys of the Python PipelineConfig that only the sampling part of the pipeline uses.
-const std::set<std::string> kSamplingKeys = {"budgets", "samplers", "seeds", "ablation", "scrl_episodes"};
+// Keys of the Python PipelineConfig that only the Python pipeline uses (sampling, and shard_bank,
+// which applies under torch.distributed); the native trainer accepts and ignores them.
+const std::set<std::string> kPythonOnlyKeys = {"budgets", "samplers", "seeds", "ablation", "scrl_episodes",
+                                               "shard_bank"};
 
 template <typename T>
 void read_key(const nlohmann::json& j, const char* key, T& into) {
@@ -79,7 +81,7 @@ TrainerConfig load_trainer_config(const std::string& json_path) {
       "backbone", "width", "retrieval_k", "retrieval_types", "soft_weight", "soft_threshold", "contrastive_weight",
       "temperature", "device", "synthetic_sections", "synthetic_image_px", "num_threads"};
   for (const auto& item : j.items()) {
-    TORCH_CHECK(known.count(item.key()) || kSamplingKeys.count(item.key()), json_path, ": unknown key '", item.key(),
+    TORCH_CHECK(known.count(item.key()) || kPythonOnlyKeys.count(item.key()), json_path, ": unknown key '", item.key(),
                 "'");
   }
   read_key(j, "seed", c.seed);
