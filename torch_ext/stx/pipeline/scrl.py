@@ -45,6 +45,10 @@ class _Policy(torch.nn.Module):
     def __init__(self, in_dim: int):
         super().__init__()
         self.net = torch.nn.Sequential(torch.nn.Linear(in_dim + 2, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+        # Start at uniform sampling (equal scores): the untrained policy is the random baseline, and
+        # training moves away from it only as far as the rewards push it.
+        torch.nn.init.zeros_(self.net[2].weight)
+        torch.nn.init.zeros_(self.net[2].bias)
 
     def forward(self, features: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([features, state], 1)).squeeze(1)
@@ -88,8 +92,12 @@ class LearnedSampler:
                 step += 1
             ret = torch.tensor(rewards).flip(0).cumsum(0).flip(0)  # undiscounted reward-to-go
             # Episodes of one budget have the same number of steps, so a per-step running mean works.
-            baseline = ret.clone() if baseline is None or baseline.shape != ret.shape else 0.9 * baseline + 0.1 * ret
+            # The advantage is taken against the baseline of earlier episodes only (the first episode
+            # sets it, so it makes no update); Adam makes the scale of the advantage immaterial.
+            if baseline is None or baseline.shape != ret.shape:
+                baseline = ret.clone()
             adv = ret - baseline
+            baseline = 0.9 * baseline + 0.1 * ret
             loss = -(torch.stack(log_probs) * adv).sum() / max(1, len(rewards))
             opt.zero_grad()
             loss.backward()
