@@ -80,6 +80,11 @@ def test_train_then_evaluate_and_reject_another_gene_set(demo_run, tmp_path, cap
     import torch
 
     state = torch.load(ckpt, weights_only=False)
+    # the checkpoint carries the mean training profile; evaluate reports that constant predictor beside the model
+    assert state["train_mean"].shape == (TINY["top_genes"],)
+    base = metrics["mean_predictor"]
+    assert base["pcc_m"] == 0.0 and base["genes_pcc_ge_0_3"] == 0
+    assert base["mse"] > 0 and metrics["pcc_m"] > base["pcc_m"]
     state["genes"] = [g + "_other" for g in state["genes"]]
     torch.save(state, tmp_path / "other.pt")
     assert main(["evaluate", "--checkpoint", str(tmp_path / "other.pt"), "--data", visium, "--sections", sections[0],

@@ -208,8 +208,10 @@ def run_train(args: argparse.Namespace) -> int:
     labels = sampling.spot_labels(pool["targets"], seed=cfg.seed)
     trained = train_scr2net(pool["patches"][idx], pool["targets"][idx], labels[idx], cfg, seed=cfg.seed,
                             retrieval=not args.no_retrieval)
+    # train_mean: the mean training profile, so `evaluate` can report the mean-predictor baseline.
     torch.save({"model": trained.model.state_dict(), "genes": genes, "config": cfg.to_dict(),
-                "stx_version": stx.__version__, "retrieval": not args.no_retrieval}, out / "checkpoint.pt")
+                "stx_version": stx.__version__, "retrieval": not args.no_retrieval,
+                "train_mean": pool["targets"][idx].mean(0)}, out / "checkpoint.pt")
     pred = predict(trained.model, pool["patches"][idx], cfg.device)
     metrics = evaluate.regression_metrics(pred, pool["targets"][idx])
     write_json(out / "metrics.json", {**metrics, "split": "train", "sections": pool["names"]})
@@ -239,6 +241,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model.load_state_dict(ckpt["model"])
     pred = predict(model, test["patches"], cfg.device)
     metrics = evaluate.regression_metrics(pred, test["targets"], coords=test["coords"], gene_names=genes)
+    if ckpt.get("train_mean") is not None:  # checkpoints written before train_mean was stored lack it
+        baseline = evaluate.mean_predictor_metrics(ckpt["train_mean"].view(1, -1), test["targets"])
+        metrics["mean_predictor"] = {k: baseline[k] for k in ("mse", "mae", "pcc_m", "pcc_s", "pcc_f",
+                                                               "genes_pcc_ge_0_3")}
     write_json(out / "metrics.json", {**metrics, "split": "evaluate", "sections": test["names"]})
     _log(f"PCC@M {metrics['pcc_m']:.3f}, genes PCC>=0.3: {metrics['genes_pcc_ge_0_3']} -> {out / 'metrics.json'}")
     return 0
