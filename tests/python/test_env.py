@@ -413,3 +413,40 @@ def test_multibinary_actions_for_k_picks_per_step():
     action[:, :4] = 1
     obs, *_ = venv.step(action)
     assert obs["sampled"][:, :4].all() and obs["sampled"].sum() == 8
+
+
+def test_spot_scoring_policy_shapes_mask_and_equivariance():
+    from sb3_contrib import MaskablePPO
+    from stx.envs.learned import CONTEXT_NAMES, spot_context
+
+    vec = envs.SpotSamplingSB3VecEnv(num_envs=2, synthetic=dict(num_spots=60), budget_ratio=0.2)
+    model = MaskablePPO(envs.SpotScoringPolicy, vec, n_steps=16, batch_size=16, n_epochs=1, seed=0, device="cpu")
+    policy = model.policy
+    obs = vec.reset()
+    for _ in range(3):  # a few picks, so the "nearest sampled spot" inputs are live
+        obs, _, _, _ = vec.step(np.array([np.flatnonzero(m)[-1] for m in vec.action_masks()]))
+    t = {k: torch.as_tensor(v).float() for k, v in obs.items()}
+    x, ctx = spot_context(t)
+    assert x.shape == (2, 60, t["features"].shape[-1]) and ctx.shape == (2, 60, len(CONTEXT_NAMES))
+    assert torch.isfinite(ctx).all()
+    fx = policy.features_extractor
+    out = fx(t)
+    assert out.shape == (2, fx.features_dim) and fx.features_dim == 60 + 2 * fx.hidden + 1
+    # Untrained: equal scores, i.e. uniform over the valid spots.
+    assert torch.allclose(out[:, :60], torch.zeros(2, 60))
+    masks = vec.action_masks()
+    dist = policy.get_distribution(t, action_masks=masks)
+    probs = dist.distribution.probs
+    assert torch.all(probs[~torch.as_tensor(masks)] == 0)
+    assert torch.allclose(probs[0][torch.as_tensor(masks[0])], torch.full((57,), 1 / 57))
+    # Trained or not, the scores are permutation-equivariant and masked actions are never chosen.
+    with torch.no_grad():
+        for p in fx.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    perm = torch.randperm(60)
+    permuted = {k: (v[:, perm] if v.dim() > 1 and v.shape[1] == 60 else v) for k, v in t.items()}
+    assert torch.allclose(fx(permuted)[:, :60], fx(t)[:, :60][:, perm], rtol=1e-4, atol=1e-3)
+    action, _ = model.predict(obs, action_masks=masks, deterministic=True)
+    assert all(masks[i, a] for i, a in enumerate(action))
+    values = policy.predict_values(t)
+    assert values.shape == (2, 1)
