@@ -450,3 +450,23 @@ def test_spot_scoring_policy_shapes_mask_and_equivariance():
     assert all(masks[i, a] for i, a in enumerate(action))
     values = policy.predict_values(t)
     assert values.shape == (2, 1)
+
+
+def test_train_sampler_sb3_script_smoke():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "train_sampler_sb3.py"
+    spec = importlib.util.spec_from_file_location("train_sampler_sb3", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    threads = torch.get_num_threads()
+    try:
+        res = script.main(["--seeds", "2", "--timesteps", "64", "--num-spots", "60", "--num-envs", "2",
+                           "--n-steps", "16", "--batch-size", "16", "--epochs", "1", "--train-sections", "2",
+                           "--test-sections", "1", "--eval-episodes", "2"])
+    finally:
+        torch.set_num_threads(threads)
+    assert len(res["maskable_ppo_per_seed"]) == len(res["random_per_seed"]) == 2
+    assert np.isfinite([res["maskable_ppo"], res["maskable_ppo_sd"], res["random"], res["random_sd"]]).all()
+    assert set(res["baselines"]) == set(envs.BASELINE_POLICIES[1:])
