@@ -20,12 +20,6 @@
 namespace stx::ops::retrieval {
 namespace {
 
-// Tile sizes: the [query tile x bank tile] score block is the only O(tile) buffer (16 MiB in
-// float32), so peak extra memory stays O(Q*k + tile) whatever N is.
-constexpr int64_t kBankTile = 4096;
-constexpr int64_t kQueryTile = 1024;
-constexpr int64_t kScanBlock = 16;  // candidates tested against the threshold at once
-
 struct ScanContext {
   const bool* mask;  // [N] or nullptr
   int64_t self;      // global bank index excluded for this query, or -1
@@ -87,7 +81,7 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
   const int64_t qt_max = std::min<int64_t>(Q, kQueryTile);
   bool screened = false;
   if constexpr (std::is_same_v<T, float>) {
-    screened = use_int8_screen(metric, false, Q, N, D);
+    screened = use_int8_screen(metric, Q, N, D);
     if (screened) screened_cosine_scan(q, bank, mask, exclude_self, heaps);
   }
   if (N > 0 && !screened) {

@@ -1,6 +1,6 @@
 #pragma once
-// Row helpers of the CPU cosine_topk paths (plain float GEMM and int8-screened): squared norms
-// with the finiteness check, and row normalisation.
+// Shared by the CPU cosine_topk paths (plain float GEMM and int8-screened): the tiling, squared
+// row norms with the finiteness check, and row normalisation.
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
@@ -11,6 +11,12 @@
 #include "ops/retrieval_common.h"
 
 namespace stx::ops::retrieval {
+
+// Tile sizes: the [query tile x bank tile] score block is the only O(tile) buffer (16 MiB in
+// float32 / int32), so peak extra memory stays O(Q*k + tile) whatever N is.
+constexpr int64_t kBankTile = 4096;
+constexpr int64_t kQueryTile = 1024;
+constexpr int64_t kScanBlock = 16;  // candidates tested against the threshold at once
 
 // Squared row norms of a contiguous [n, d] block plus the finiteness check (x - x is NaN exactly
 // when x is Inf or NaN, so one extra subtraction per element catches both). Eight independent

@@ -25,9 +25,6 @@
 namespace stx::ops::retrieval {
 namespace {
 
-constexpr int64_t kBankTile = 4096;
-constexpr int64_t kQueryTile = 1024;
-constexpr int64_t kScanBlock = 16;
 constexpr float kLevels = 127.0f;
 // |x*s - round(x*s)| <= 1/2 plus the float32 rounding of the product x*s (<= 127 * 2^-24).
 constexpr double kHalfStep = 0.5 + 1e-5;
@@ -108,14 +105,14 @@ int64_t skip_bound(float t, double eps, double scale) {
 
 }  // namespace
 
-bool use_int8_screen(Metric metric, bool float64, int64_t Q, int64_t N, int64_t D) {
+bool use_int8_screen(Metric metric, int64_t Q, int64_t N, int64_t D) {
   if (const char* force = std::getenv("STX_COSINE_TOPK_SCREEN"); force != nullptr && *force != '\0') {
     if (std::strcmp(force, "0") == 0) return false;
-    if (std::strcmp(force, "1") == 0) return metric == Metric::kCosine && !float64 && D > 0;
+    if (std::strcmp(force, "1") == 0) return metric == Metric::kCosine && D > 0;
   }
   // The screen adds a per-bank-row cost (normalise + quantise, ~0.2 us per row at D = 256) that
   // only the GEMM savings of enough queries repay: measured break-even near Q = 512 here.
-  return metric == Metric::kCosine && !float64 && D >= 32 && Q >= 512 && Q * N * D >= (int64_t{1} << 28);
+  return metric == Metric::kCosine && D >= 32 && Q >= 512 && Q * N * D >= (int64_t{1} << 28);
 }
 
 void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bool* mask, bool exclude_self,

@@ -14,9 +14,9 @@
 
 namespace stx::ops::retrieval {
 
-// Whether cosine_topk takes the screened path: cosine metric, float32 compute and a problem big
-// enough for the GEMM to dominate. STX_COSINE_TOPK_SCREEN=0 / =1 forces it off / on.
-bool use_int8_screen(Metric metric, bool float64, int64_t Q, int64_t N, int64_t D);
+// Whether a float32 cosine_topk takes the screened path: cosine metric and a problem big enough
+// for the GEMM to dominate. STX_COSINE_TOPK_SCREEN=0 / =1 forces it off / on.
+bool use_int8_screen(Metric metric, int64_t Q, int64_t N, int64_t D);
 
 // Feeds every admissible bank row (mask, self-exclusion) into the per-query running top-k
 // `heaps`, with exact float32 cosine scores. `qn` is the [Q, D] float32 contiguous matrix of

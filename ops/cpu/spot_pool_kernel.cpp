@@ -12,7 +12,6 @@
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
-
 #include <algorithm>
 #include <numeric>
 #include <type_traits>
@@ -20,9 +19,6 @@
 
 #include "ops/spot_pool_common.h"
 
-#ifndef STX_PF
-#define STX_PF 32
-#endif
 namespace stx::ops {
 namespace {
 
