@@ -2,6 +2,7 @@
 // selection, parallel over query rows), the majority cell-type filter and the shard merge.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -26,31 +27,69 @@ struct ScanContext {
   int64_t col0;      // global bank index of the tile's first column
 };
 
-// Feeds one row of a score tile into the row's running top-k. Columns arrive in increasing bank index, so
-// a candidate equal to the threshold never beats the kept entries (they have lower indices).
+// A lower bound on the k-th largest admissible score of a tile row, computed without selection over
+// the whole row: split the columns into m >= k disjoint groups (strided, so the group maxima are one
+// vertical max over contiguous chunks); the k largest group maxima are k distinct entries, so the
+// k-th largest of them is <= the row's k-th largest. With m = 2k the bound sits near the row's
+// (k + k/8)-th score, so the scan admits few more than k candidates and rarely compacts (m is at
+// least 64 so that the vertical max vectorises for small k). `skip` is a
+// column excluded from the row (the query itself), or -1.
+inline int64_t bound_groups(int64_t k) { return (std::max<int64_t>(2 * k, 64) + 15) / 16 * 16; }
+
 template <typename T>
-void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& heap) {
+T kth_lower_bound(const T* row, int64_t nt, int64_t k, int64_t skip, std::vector<T>& maxima) {
+  const int64_t m = bound_groups(k);
+  constexpr T kLowest = -std::numeric_limits<T>::infinity();
+  maxima.assign(m, kLowest);
+  T* mx = maxima.data();
+  const int64_t full = nt / m * m;
+  for (int64_t c = 0; c < full; c += m) {
+    for (int64_t g = 0; g < m; ++g) mx[g] = row[c + g] > mx[g] ? row[c + g] : mx[g];  // NaN never wins
+  }
+  for (int64_t j = full; j < nt; ++j) mx[j - full] = row[j] > mx[j - full] ? row[j] : mx[j - full];
+  if (skip >= 0 && skip < nt) {
+    const int64_t g = skip % m;
+    mx[g] = kLowest;
+    for (int64_t j = g; j < nt; j += m) {
+      if (j != skip && row[j] > mx[g]) mx[g] = row[j];
+    }
+  }
+  std::nth_element(mx, mx + (k - 1), mx + m, std::greater<T>());
+  return mx[k - 1];
+}
+
+// Feeds one row of a score tile into the row's running top-k. Columns arrive in increasing bank index, so
+// a candidate equal to the threshold never beats the kept entries (they have lower indices); a candidate
+// below `floor` (a lower bound on the final k-th score) cannot be in the top-k at all.
+template <typename T>
+void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& heap, std::vector<T>& scratch) {
   auto admit = [&](int64_t j) {
     const int64_t g = ctx.col0 + j;
     if ((ctx.mask != nullptr && !ctx.mask[g]) || g == ctx.self) return;
     heap.push(row[j], g);
   };
+  // The bound needs every column of the row to be admissible (apart from the query itself).
+  const bool bounded = ctx.mask == nullptr && nt >= 2 * bound_groups(heap.k());
+  const T floor = bounded ? kth_lower_bound(row, nt, heap.k(), ctx.self >= 0 ? ctx.self - ctx.col0 : -1, scratch)
+                          : -std::numeric_limits<T>::infinity();
   int64_t j = 0;
-  for (; j < nt && !heap.primed(); ++j) admit(j);
+  for (; j < nt && !heap.primed(); ++j) {
+    if (row[j] >= floor) admit(j);
+  }
   T thr = heap.threshold();
   for (; j + kScanBlock <= nt; j += kScanBlock) {
     bool any = false;
-    for (int64_t t = 0; t < kScanBlock; ++t) any |= row[j + t] > thr;
+    for (int64_t t = 0; t < kScanBlock; ++t) any |= (row[j + t] > thr) & (row[j + t] >= floor);
     if (!any) continue;
     for (int64_t t = 0; t < kScanBlock; ++t) {
-      if (row[j + t] > thr) {
+      if (row[j + t] > thr && row[j + t] >= floor) {
         admit(j + t);
         thr = heap.threshold();
       }
     }
   }
   for (; j < nt; ++j) {
-    if (row[j] > thr) {
+    if (row[j] > thr && row[j] >= floor) {
       admit(j);
       thr = heap.threshold();
     }
@@ -65,12 +104,9 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
 
   at::Tensor q = query.to(dtype).contiguous();
   std::vector<T> q_sq(Q);
-  row_sq_norms(q.const_data_ptr<T>(), Q, D, q_sq.data(), "query", 0);
-  if (metric == Metric::kCosine) {
-    at::Tensor qn = at::empty_like(q);
-    normalize_rows(q.const_data_ptr<T>(), qn.mutable_data_ptr<T>(), Q, D, q_sq.data());
-    q = qn;
-  }
+  at::Tensor qn = metric == Metric::kCosine ? at::empty_like(q) : at::Tensor();
+  row_sq_norms(q.const_data_ptr<T>(), Q, D, q_sq.data(), "query", 0, qn.defined() ? qn.mutable_data_ptr<T>() : nullptr);
+  if (qn.defined()) q = qn;
 
   std::vector<Entry<T>> storage(static_cast<size_t>(Q * 2 * k));
   std::vector<TopkBuffer<T>> heaps;
@@ -94,11 +130,12 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
       if (b.scalar_type() != dtype || !b.is_contiguous()) {
         b = tile_buf.narrow(0, 0, nt).copy_(b);
       }
-      row_sq_norms(b.const_data_ptr<T>(), nt, D, b_sq.data(), "bank", n0);
       if (metric == Metric::kCosine) {
         at::Tensor dst = tile_buf.narrow(0, 0, nt);
-        normalize_rows(b.const_data_ptr<T>(), dst.mutable_data_ptr<T>(), nt, D, b_sq.data());
+        row_sq_norms(b.const_data_ptr<T>(), nt, D, b_sq.data(), "bank", n0, dst.mutable_data_ptr<T>());
         b = dst;
+      } else {
+        row_sq_norms(b.const_data_ptr<T>(), nt, D, b_sq.data(), "bank", n0);
       }
       for (int64_t q0 = 0; q0 < Q; q0 += qt_max) {
         const int64_t qt = std::min(qt_max, Q - q0);
@@ -106,6 +143,7 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
         at::mm_out(tile, q.narrow(0, q0, qt), b.t());
         T* tile_ptr = tile.mutable_data_ptr<T>();
         at::parallel_for(0, qt, 4, [&](int64_t rb, int64_t re) {
+          std::vector<T> scratch;
           for (int64_t r = rb; r < re; ++r) {
             T* row = tile_ptr + r * nt;
             if (metric == Metric::kL2) {  // -(|q|^2 - 2 q.b + |b|^2)
@@ -113,7 +151,7 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
               for (int64_t j = 0; j < nt; ++j) row[j] = 2 * row[j] - qs - b_sq[j];
             }
             const ScanContext ctx{mask, exclude_self ? q0 + r : -1, n0};
-            scan_row(row, nt, ctx, heaps[q0 + r]);
+            scan_row(row, nt, ctx, heaps[q0 + r], scratch);
           }
         });
       }

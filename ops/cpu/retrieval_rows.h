@@ -1,6 +1,6 @@
 #pragma once
 // Shared by the CPU cosine_topk paths (plain float GEMM and int8-screened): the tiling, squared
-// row norms with the finiteness check, and row normalisation.
+// row norms with the finiteness check and row normalisation.
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "ops/cpu/vector_kernels.h"
 #include "ops/retrieval_common.h"
 
 namespace stx::ops::retrieval {
@@ -18,46 +19,29 @@ constexpr int64_t kBankTile = 4096;
 constexpr int64_t kQueryTile = 1024;
 constexpr int64_t kScanBlock = 16;  // candidates tested against the threshold at once
 
-// Squared row norms of a contiguous [n, d] block plus the finiteness check (x - x is NaN exactly
-// when x is Inf or NaN, so one extra subtraction per element catches both). Eight independent
-// lanes let the compiler vectorise the reduction.
+using cpu::scale_row;
+using cpu::sum_squares;
+
+// Squared row norms of a contiguous [n, d] block, with the finiteness check, and (when `unit` is
+// not null) the rows scaled to unit norm, x / max(||x||, eps), written while the row is in L1
+// (`unit` may alias `x`). A NaN or Inf element makes the sum non-finite, so only such rows are
+// scanned again to tell NaN/Inf inputs (rejected) from a finite row whose squared norm overflows T
+// (also rejected: its cosine would be garbage).
 template <typename T>
-inline void row_sq_norms(const T* x, int64_t n, int64_t d, T* sq, const char* name, int64_t row0) {
-  constexpr int64_t kLanes = 8;
+inline void row_sq_norms(const T* x, int64_t n, int64_t d, T* sq, const char* name, int64_t row0, T* unit = nullptr) {
   at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* p = x + r * d;
-      T s[kLanes] = {}, bad[kLanes] = {};
-      int64_t j = 0;
-      for (; j + kLanes <= d; j += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          s[l] += p[j + l] * p[j + l];
-          bad[l] += p[j + l] - p[j + l];
-        }
+      const T total = sum_squares(p, d);
+      if (!std::isfinite(total)) {
+        const bool finite = std::all_of(p, p + d, [](T v) { return std::isfinite(v); });
+        TORCH_CHECK(!finite, "cosine_topk: ", name, " row ", row0 + r, " has a squared norm that overflows ",
+                    sizeof(T) == 4 ? "float32" : "float64", "; rescale the inputs");
+        TORCH_CHECK(false, "cosine_topk: ", name, " row ", row0 + r,
+                    " contains NaN or Inf (non-finite inputs are rejected)");
       }
-      for (; j < d; ++j) {
-        s[0] += p[j] * p[j];
-        bad[0] += p[j] - p[j];
-      }
-      T total = 0, total_bad = 0;
-      for (int64_t l = 0; l < kLanes; ++l) {
-        total += s[l];
-        total_bad += bad[l];
-      }
-      TORCH_CHECK(total_bad == 0, "cosine_topk: ", name, " row ", row0 + r,
-                  " contains NaN or Inf (non-finite inputs are rejected)");
       sq[r] = total;
-    }
-  });
-}
-
-// dst[r] = src[r] / max(||src[r]||, eps) (as a multiplication by the reciprocal); dst may alias src.
-template <typename T>
-inline void normalize_rows(const T* src, T* dst, int64_t n, int64_t d, const T* sq) {
-  at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const T inv = T(1) / std::max(std::sqrt(sq[r]), static_cast<T>(kNormEps));
-      for (int64_t j = 0; j < d; ++j) dst[r * d + j] = src[r * d + j] * inv;
+      if (unit != nullptr) scale_row(p, unit + r * d, d, T(1) / std::max(std::sqrt(total), static_cast<T>(kNormEps)));
     }
   });
 }

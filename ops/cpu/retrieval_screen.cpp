@@ -29,20 +29,6 @@ constexpr float kLevels = 127.0f;
 // |x*s - round(x*s)| <= 1/2 plus the float32 rounding of the product x*s (<= 127 * 2^-24).
 constexpr double kHalfStep = 0.5 + 1e-5;
 
-// Exact float32 rescoring of one candidate.
-STX_MULTIVERSION float dot(const float* a, const float* b, int64_t d) {
-  constexpr int64_t kLanes = 16;
-  float s[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= d; j += kLanes) {
-    for (int64_t l = 0; l < kLanes; ++l) s[l] += a[j + l] * b[j + l];
-  }
-  for (; j < d; ++j) s[0] += a[j] * b[j];
-  float total = 0.0f;
-  for (float v : s) total += v;
-  return total;
-}
-
 // First column j >= from with row[j] > bound, or nt.
 STX_MULTIVERSION int64_t next_candidate(const int32_t* row, int64_t from, int64_t nt, int32_t bound) {
   int64_t j = from;
@@ -139,10 +125,10 @@ void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bo
   for (int64_t n0 = 0; n0 < N; n0 += nt_max) {
     const int64_t nt = std::min(nt_max, N - n0);
     at::Tensor b_tile = tile.narrow(0, 0, nt);
-    b_tile.copy_(bank.narrow(0, n0, nt));
+    at::Tensor src = bank.narrow(0, n0, nt);  // normalised straight into the tile when it is float32 already
+    if (src.scalar_type() != at::kFloat || !src.is_contiguous()) src = b_tile.copy_(src);
     float* bp = b_tile.mutable_data_ptr<float>();
-    row_sq_norms(bp, nt, D, b_sq.data(), "bank", n0);
-    normalize_rows(bp, bp, nt, D, b_sq.data());
+    row_sq_norms(src.const_data_ptr<float>(), nt, D, b_sq.data(), "bank", n0, bp);
     int8_t* b8p = b8.mutable_data_ptr<int8_t>();
     const float b_scale = quantise_rows(bp, nt, D, b8p, nullptr, b_l1.data());
     const double b_l1_max = *std::max_element(b_l1.begin(), b_l1.begin() + nt);
@@ -166,7 +152,7 @@ void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bo
           auto admit = [&](int64_t j) {
             const int64_t g = n0 + j;
             if ((mask != nullptr && !mask[g]) || g == self) return;
-            heap.push(dot(qrow, bp + j * D, D), g);
+            heap.push(cpu::dot(qrow, bp + j * D, D), g);  // exact float32 rescoring
             bound = skip_bound(heap.threshold(), eps, scale);
           };
           // Clamped to int32 (screened scores are within +-D*127^2): below INT32_MIN admits all.

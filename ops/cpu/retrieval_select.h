@@ -18,10 +18,13 @@ struct Entry {
   int64_t index;
 };
 
-template <typename T>
-inline bool entry_before(const Entry<T>& a, const Entry<T>& b) {
-  return ranks_before(a.score, a.index, b.score, b.index);
-}
+// A function object rather than a function pointer, so nth_element/sort inline the comparison.
+struct EntryBefore {
+  template <typename T>
+  bool operator()(const Entry<T>& a, const Entry<T>& b) const {
+    return ranks_before(a.score, a.index, b.score, b.index);
+  }
+};
 
 // Candidates that beat the current k-th best are appended to a 2k buffer (caller-owned); when it
 // is full, nth_element keeps the best k and the k-th becomes the new threshold. Amortised O(1)
@@ -34,6 +37,7 @@ class TopkBuffer {
   // Score a candidate must beat (strictly, when it comes later in index order) to be admitted.
   T threshold() const { return primed_ ? kth_.score : -std::numeric_limits<T>::infinity(); }
   bool primed() const { return primed_; }
+  int64_t k() const { return k_; }
 
   void push(T s, int64_t idx) {
     if (primed_ && !ranks_before(s, idx, kth_.score, kth_.index)) return;
@@ -45,8 +49,8 @@ class TopkBuffer {
   template <typename Out>
   void write_sorted(Out* out_s, int64_t* out_i) {
     const int64_t m = std::min(n_, k_);
-    if (n_ > k_) std::nth_element(e_, e_ + (k_ - 1), e_ + n_, entry_before<T>);
-    std::sort(e_, e_ + m, entry_before<T>);
+    if (n_ > k_) std::nth_element(e_, e_ + (k_ - 1), e_ + n_, EntryBefore{});
+    std::sort(e_, e_ + m, EntryBefore{});
     for (int64_t j = 0; j < k_; ++j) {
       out_s[j] = static_cast<Out>(j < m ? e_[j].score : -std::numeric_limits<T>::infinity());
       out_i[j] = j < m ? e_[j].index : -1;
@@ -55,7 +59,7 @@ class TopkBuffer {
 
  private:
   void compact() {
-    std::nth_element(e_, e_ + (k_ - 1), e_ + n_, entry_before<T>);
+    std::nth_element(e_, e_ + (k_ - 1), e_ + n_, EntryBefore{});
     n_ = k_;
     kth_ = e_[k_ - 1];  // nth_element leaves the k-th best there and only better ones before it
     primed_ = true;

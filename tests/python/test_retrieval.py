@@ -105,6 +105,19 @@ def test_mask_and_exclude_self(device):
     assert not (got[1].cpu() == torch.arange(60)[:, None]).any()
 
 
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("k", [1, 40, 100])
+def test_long_rows_with_ties_and_exclude_self(device, k):
+    # Rows long enough for the kernel's group-maxima lower bound on the k-th score; small-integer
+    # vectors make many exact ties, duplicates sit on both sides of the self column.
+    g = torch.Generator().manual_seed(k)
+    bank = torch.randint(-2, 3, (1500, 4), generator=g).double()
+    bank[[7, 300, 301, 1499]] = bank[300].clone()
+    for exclude_self in (False, True):
+        got = stx.ops.cosine_topk(bank[:400].to(device), bank.to(device), k, "ip", None, exclude_self)
+        assert_topk_equal(got, reference_topk(bank[:400], bank, k, "ip", None, exclude_self))
+
+
 def test_float32_and_bfloat16_close_to_float64():
     g = torch.Generator().manual_seed(9)
     query, bank = torch.randn(30, 16, generator=g), torch.randn(500, 16, generator=g)

@@ -1,0 +1,20 @@
+#pragma once
+// Small dense row kernels shared by the CPU ops, each compiled for AVX-512 / AVX2 / baseline x86-64
+// and picked at load time (ops/cpu/multiversion.h): hot inner loops run at the machine's vector
+// width while libstx itself is built without -march flags.
+#include <cstdint>
+
+namespace stx::ops::cpu {
+
+float sum_squares(const float* p, int64_t d);
+double sum_squares(const double* p, int64_t d);
+float dot(const float* a, const float* b, int64_t d);
+double dot(const double* a, const double* b, int64_t d);
+// dst = src * s (dst may alias src).
+void scale_row(const float* src, float* dst, int64_t d, float s);
+void scale_row(const double* src, double* dst, int64_t d, double s);
+// y += a * x.
+void axpy(float a, const float* x, float* y, int64_t d);
+void axpy(double a, const double* x, double* y, int64_t d);
+
+}  // namespace stx::ops::cpu
