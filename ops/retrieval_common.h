@@ -5,6 +5,7 @@
 #include <string>
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/aminmax.h>
 #include <c10/util/Exception.h>
 #include <c10/util/string_view.h>
 
@@ -61,13 +62,16 @@ inline void check_filter_args(const at::Tensor& index, const at::Tensor& bank_la
 }
 
 // Value-range checks done with ATen reductions so CPU and CUDA share them (one host sync on CUDA).
-inline void check_values_in_range(const at::Tensor& values, int64_t lo, int64_t hi, const char* op,
-                                  const char* name) {
-  if (values.numel() == 0) return;
-  const int64_t mn = values.min().item<int64_t>();
-  const int64_t mx = values.max().item<int64_t>();
+// Checks lo <= values < hi and returns the largest value (lo - 1 when values is empty).
+inline int64_t check_values_in_range(const at::Tensor& values, int64_t lo, int64_t hi, const char* op,
+                                     const char* name) {
+  if (values.numel() == 0) return lo - 1;
+  const auto [min_t, max_t] = at::aminmax(values);
+  const int64_t mn = min_t.item<int64_t>();
+  const int64_t mx = max_t.item<int64_t>();
   TORCH_CHECK(mn >= lo && mx < hi, op, ": ", name, " values must be in [", lo, ", ", hi, "), got min ", mn,
               " max ", mx);
+  return mx;
 }
 
 inline void check_merge_args(const at::Tensor& scores, const at::Tensor& index, int64_t k) {

@@ -16,6 +16,7 @@
 #include "ops/cpu/retrieval_rows.h"
 #include "ops/cpu/retrieval_screen.h"
 #include "ops/cpu/retrieval_select.h"
+#include "ops/cpu/vector_kernels.h"
 #include "ops/retrieval_common.h"
 
 namespace stx::ops::retrieval {
@@ -43,9 +44,7 @@ T kth_lower_bound(const T* row, int64_t nt, int64_t k, int64_t skip, std::vector
   maxima.assign(m, kLowest);
   T* mx = maxima.data();
   const int64_t full = nt / m * m;
-  for (int64_t c = 0; c < full; c += m) {
-    for (int64_t g = 0; g < m; ++g) mx[g] = row[c + g] > mx[g] ? row[c + g] : mx[g];  // NaN never wins
-  }
+  cpu::max_into(row, nt / m, m, mx);
   for (int64_t j = full; j < nt; ++j) mx[j - full] = row[j] > mx[j - full] ? row[j] : mx[j - full];
   if (skip >= 0 && skip < nt) {
     const int64_t g = skip % m;
@@ -76,24 +75,7 @@ void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& h
   for (; j < nt && !heap.primed(); ++j) {
     if (row[j] >= floor) admit(j);
   }
-  T thr = heap.threshold();
-  for (; j + kScanBlock <= nt; j += kScanBlock) {
-    bool any = false;
-    for (int64_t t = 0; t < kScanBlock; ++t) any |= (row[j + t] > thr) & (row[j + t] >= floor);
-    if (!any) continue;
-    for (int64_t t = 0; t < kScanBlock; ++t) {
-      if (row[j + t] > thr && row[j + t] >= floor) {
-        admit(j + t);
-        thr = heap.threshold();
-      }
-    }
-  }
-  for (; j < nt; ++j) {
-    if (row[j] > thr && row[j] >= floor) {
-      admit(j);
-      thr = heap.threshold();
-    }
-  }
+  while ((j = cpu::next_candidate(row, j, nt, heap.threshold(), floor)) < nt) admit(j++);
 }
 
 template <typename T>
@@ -192,12 +174,21 @@ struct LabelCount {
   int64_t first_rank;
 };
 
+// Most frequent first; equal counts -> the label met first in rank order (Counter.most_common).
+inline bool more_common(const LabelCount& a, const LabelCount& c) {
+  return a.count > c.count || (a.count == c.count && a.first_rank < c.first_rank);
+}
+
+// Labels below this bound are counted in a dense per-thread table (reset after each row, touching
+// only the labels seen); larger label ids use a linear list of the row's distinct labels.
+constexpr int64_t kDenseLabels = 1 << 16;
+
 at::Tensor majority_filter_cpu(const at::Tensor& index, const at::Tensor& bank_labels, int64_t num_types,
                                std::optional<int64_t> num_labels) {
   check_filter_args(index, bank_labels, num_types, num_labels);
   const int64_t N = bank_labels.size(0);
-  check_values_in_range(bank_labels, 0, num_labels.value_or(std::numeric_limits<int64_t>::max()),
-                        "majority_filter", "bank_labels");
+  const int64_t max_label = check_values_in_range(
+      bank_labels, 0, num_labels.value_or(std::numeric_limits<int64_t>::max()), "majority_filter", "bank_labels");
   check_values_in_range(index, -1, N, "majority_filter", "index");
   const at::Tensor idx = index.contiguous();
   const at::Tensor labels = bank_labels.contiguous();
@@ -206,36 +197,56 @@ at::Tensor majority_filter_cpu(const at::Tensor& index, const at::Tensor& bank_l
   const int64_t* ip = idx.const_data_ptr<int64_t>();
   const int64_t* lp = labels.const_data_ptr<int64_t>();
   bool* kp = keep.mutable_data_ptr<bool>();
-  at::parallel_for(0, Q, 64, [&](int64_t b, int64_t e) {
-    std::vector<LabelCount> counts;
+  const bool dense = max_label < kDenseLabels;
+  at::parallel_for(0, Q, 16, [&](int64_t b, int64_t e) {
+    std::vector<LabelCount> counts;  // the row's distinct labels
     counts.reserve(K);
+    // dense: slot[label] = position in counts + 1 (0 = not seen in this row).
+    std::vector<int32_t> slot(dense ? static_cast<size_t>(max_label + 1) : 0, 0);
+    std::vector<int32_t> row_slot(K);  // position in counts of each neighbour's label, -1 for padding
     for (int64_t q = b; q < e; ++q) {
       const int64_t* row = ip + q * K;
       counts.clear();
       for (int64_t r = 0; r < K; ++r) {
-        if (row[r] < 0) continue;
+        if (row[r] < 0) {
+          row_slot[r] = -1;
+          continue;
+        }
         const int64_t lab = lp[row[r]];
-        auto it = std::find_if(counts.begin(), counts.end(), [&](const LabelCount& c) { return c.label == lab; });
-        if (it == counts.end()) {
+        int64_t pos;
+        if (dense) {
+          pos = slot[lab] - 1;
+          if (pos < 0) {
+            pos = static_cast<int64_t>(counts.size());
+            slot[lab] = static_cast<int32_t>(pos + 1);
+          }
+        } else {
+          const auto it =
+              std::find_if(counts.begin(), counts.end(), [&](const LabelCount& c) { return c.label == lab; });
+          pos = it - counts.begin();
+        }
+        if (pos == static_cast<int64_t>(counts.size())) {
           counts.push_back({lab, 1, r});
         } else {
-          ++it->count;
+          ++counts[pos].count;
         }
+        row_slot[r] = static_cast<int32_t>(pos);
       }
-      // Most frequent first; equal counts -> the label met first in rank order (Counter.most_common).
-      const auto n_top = num_types == 0 ? static_cast<int64_t>(counts.size())
-                                        : std::min<int64_t>(num_types, static_cast<int64_t>(counts.size()));
-      std::partial_sort(counts.begin(), counts.begin() + n_top, counts.end(),
-                        [](const LabelCount& a, const LabelCount& c) {
-                          return a.count > c.count || (a.count == c.count && a.first_rank < c.first_rank);
-                        });
+      const int64_t n_distinct = static_cast<int64_t>(counts.size());
+      const int64_t n_top = num_types == 0 ? n_distinct : std::min(num_types, n_distinct);
+      // Rank threshold: a label is kept when it sorts among the first n_top by more_common.
+      std::vector<LabelCount> ranked(counts);
+      std::partial_sort(ranked.begin(), ranked.begin() + n_top, ranked.end(), more_common);
       for (int64_t r = 0; r < K; ++r) {
         bool kept = false;
-        if (row[r] >= 0) {
-          const int64_t lab = lp[row[r]];
-          for (int64_t t = 0; t < n_top && !kept; ++t) kept = counts[t].label == lab;
+        if (row_slot[r] >= 0) {
+          const LabelCount& c = counts[row_slot[r]];
+          kept = n_top == n_distinct || !more_common(ranked[n_top - 1], c);
         }
         kp[q * K + r] = kept;
+      }
+      if (dense) {
+        for (const LabelCount& c : counts) slot[c.label] = 0;
       }
     }
   });

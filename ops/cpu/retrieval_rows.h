@@ -17,7 +17,6 @@ namespace stx::ops::retrieval {
 // float32 / int32), so peak extra memory stays O(Q*k + tile) whatever N is.
 constexpr int64_t kBankTile = 4096;
 constexpr int64_t kQueryTile = 1024;
-constexpr int64_t kScanBlock = 16;  // candidates tested against the threshold at once
 
 using cpu::scale_row;
 using cpu::sum_squares;

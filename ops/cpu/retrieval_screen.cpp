@@ -21,6 +21,7 @@
 
 #include "ops/cpu/multiversion.h"
 #include "ops/cpu/retrieval_rows.h"
+#include "ops/cpu/vector_kernels.h"
 
 namespace stx::ops::retrieval {
 namespace {
@@ -28,23 +29,6 @@ namespace {
 constexpr float kLevels = 127.0f;
 // |x*s - round(x*s)| <= 1/2 plus the float32 rounding of the product x*s (<= 127 * 2^-24).
 constexpr double kHalfStep = 0.5 + 1e-5;
-
-// First column j >= from with row[j] > bound, or nt.
-STX_MULTIVERSION int64_t next_candidate(const int32_t* row, int64_t from, int64_t nt, int32_t bound) {
-  int64_t j = from;
-  for (; j < nt && (j % kScanBlock) != 0; ++j) {
-    if (row[j] > bound) return j;
-  }
-  for (; j + kScanBlock <= nt; j += kScanBlock) {
-    bool any = false;
-    for (int64_t t = 0; t < kScanBlock; ++t) any |= row[j + t] > bound;
-    if (any) break;
-  }
-  for (; j < nt; ++j) {
-    if (row[j] > bound) return j;
-  }
-  return nt;
-}
 
 STX_MULTIVERSION float row_abs_max(const float* p, int64_t d) {
   float m = 0.0f;
@@ -160,8 +144,8 @@ void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bo
             return static_cast<int32_t>(std::clamp<int64_t>(bound, std::numeric_limits<int32_t>::min(),
                                                             std::numeric_limits<int32_t>::max()));
           };
-          for (int64_t j = next_candidate(row, 0, nt, bound32()); j < nt;
-               j = next_candidate(row, j + 1, nt, bound32())) {
+          for (int64_t j = cpu::next_candidate(row, 0, nt, bound32()); j < nt;
+               j = cpu::next_candidate(row, j + 1, nt, bound32())) {
             admit(j);
           }
         }

@@ -2,6 +2,7 @@
 // parallel over queries, and a backward whose bank gradient is parallel over gene columns so
 // every thread owns its columns (deterministic, no atomics).
 #include <array>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -10,6 +11,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include "ops/cpu/vector_kernels.h"
 #include "ops/soft_labels_common.h"
 
 namespace stx::ops::soft {
@@ -30,6 +32,27 @@ Inputs prepare(const at::Tensor& index, const at::Tensor& scores, const std::opt
           index.size(1),
           bank_values.size(0),
           bank_values.size(1)};
+}
+
+// y += a * x and <a, b> accumulated in A; float/double rows go to the vectorised kernels.
+template <typename A, typename S>
+inline void add_scaled(A a, const S* x, A* y, int64_t n) {
+  if constexpr (std::is_same_v<S, A>) {
+    cpu::axpy(a, x, y, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * static_cast<A>(x[i]);
+  }
+}
+
+template <typename A, typename S>
+inline A dot_in(const S* a, const S* b, int64_t n) {
+  if constexpr (std::is_same_v<S, A>) {
+    return cpu::dot(a, b, n);
+  } else {
+    A s = 0;
+    for (int64_t i = 0; i < n; ++i) s += static_cast<A>(a[i]) * static_cast<A>(b[i]);
+    return s;
+  }
 }
 
 inline bool used(const int64_t* idx, const bool* keep, int64_t j) {
@@ -67,7 +90,7 @@ std::tuple<at::Tensor, at::Tensor> soft_labels_cpu(const at::Tensor& index, cons
           if (!used(iq, kq, j)) continue;
           const scalar_t* src = bp + iq[j] * in.G;
           const acc_t wj = w[j];
-          for (int64_t g = 0; g < in.G; ++g) row[g] += wj * static_cast<acc_t>(src[g]);
+          add_scaled(wj, src, row.data(), in.G);
         }
         for (int64_t g = 0; g < in.G; ++g) op[q * in.G + g] = static_cast<scalar_t>(row[g]);
       }
@@ -115,7 +138,7 @@ std::tuple<at::Tensor, at::Tensor> soft_labels_backward_cpu(const at::Tensor& gr
           acc_t dot = 0;
           if (used(iq, kq, j)) {
             const scalar_t* src = bp + iq[j] * in.G;
-            for (int64_t g = 0; g < in.G; ++g) dot += static_cast<acc_t>(g_row[g]) * static_cast<acc_t>(src[g]);
+            dot = dot_in<acc_t>(g_row, src, in.G);
           }
           gw[j] = dot;
         }
@@ -138,7 +161,7 @@ std::tuple<at::Tensor, at::Tensor> soft_labels_backward_cpu(const at::Tensor& gr
             if (!used(iq, kq, j)) continue;
             const acc_t wj = weights[q * in.K + j];
             acc_t* dst = ap + iq[j] * in.G;
-            for (int64_t g = g0; g < g1; ++g) dst[g] += wj * static_cast<acc_t>(g_row[g]);
+            add_scaled(wj, g_row + g0, dst + g0, g1 - g0);
           }
         }
       });

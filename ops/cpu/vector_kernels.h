@@ -17,4 +17,13 @@ void scale_row(const double* src, double* dst, int64_t d, double s);
 void axpy(float a, const float* x, float* y, int64_t d);
 void axpy(double a, const double* x, double* y, int64_t d);
 
+// mx[g] = max(mx[g], x[c * m + g]) over the rows c of a [rows, m] block (NaN never wins).
+void max_into(const float* x, int64_t rows, int64_t m, float* mx);
+void max_into(const double* x, int64_t rows, int64_t m, double* mx);
+// First j in [from, n) with x[j] > above and x[j] >= at_least, or n.
+int64_t next_candidate(const float* x, int64_t from, int64_t n, float above, float at_least);
+int64_t next_candidate(const double* x, int64_t from, int64_t n, double above, double at_least);
+// First j in [from, n) with x[j] > above, or n.
+int64_t next_candidate(const int32_t* x, int64_t from, int64_t n, int32_t above);
+
 }  // namespace stx::ops::cpu
