@@ -67,8 +67,10 @@ void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& h
     if ((ctx.mask != nullptr && !ctx.mask[g]) || g == ctx.self) return;
     heap.push(row[j], g);
   };
-  // The bound needs every column of the row to be admissible (apart from the query itself).
-  const bool bounded = ctx.mask == nullptr && nt >= 2 * bound_groups(heap.k());
+  // The bound needs every column of the row to be admissible (apart from the query itself). It only
+  // pays before the row's first compaction: afterwards the running k-th best of the earlier tiles is
+  // already a tighter threshold than one tile's bound.
+  const bool bounded = !heap.primed() && ctx.mask == nullptr && nt >= 2 * bound_groups(heap.k());
   const T floor = bounded ? kth_lower_bound(row, nt, heap.k(), ctx.self >= 0 ? ctx.self - ctx.col0 : -1, scratch)
                           : -std::numeric_limits<T>::infinity();
   int64_t j = 0;
