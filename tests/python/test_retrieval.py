@@ -142,6 +142,16 @@ def test_filtered_topk_matches_counter_loop(device, num_types):
     assert torch.equal(keep.cpu(), reference_filter(i.cpu(), labels, num_types))
 
 
+@pytest.mark.parametrize("label_offset", [0, 70000, 2**40])  # dense label table / list of distinct labels
+def test_majority_filter_label_ids_of_any_size(label_offset):
+    g = torch.Generator().manual_seed(2)
+    labels = torch.randint(0, 7, (500,), generator=g) * 3 + label_offset
+    index = torch.randint(-1, 500, (40, 60), generator=g)
+    for num_types in (0, 1, 3):
+        keep = stx.ops.majority_filter(index, labels, num_types)
+        assert torch.equal(keep, reference_filter(index, labels, num_types))
+
+
 def test_majority_filter_count_ties_go_to_best_rank():
     labels = torch.tensor([0, 1, 2, 1, 0, 2])
     index = torch.tensor([[2, 0, 1, 3, 4, 5, -1], [-1, -1, -1, -1, -1, -1, -1]])
@@ -224,6 +234,10 @@ def test_bad_inputs_name_the_argument():
     bad_q[1, 0] = float("inf")
     with pytest.raises(RuntimeError, match="query row 1 contains NaN or Inf"):
         stx.ops.cosine_topk(bad_q, b, 2)
+    huge = b.clone()
+    huge[4] = 1e30  # finite, but its squared norm overflows float32: the cosine would be garbage
+    with pytest.raises(RuntimeError, match="bank row 4 has a squared norm that overflows float32"):
+        stx.ops.cosine_topk(q, huge, 2)
     _, idx = stx.ops.cosine_topk(q, b, 4)
     with pytest.raises(RuntimeError, match="bank_labels values must be in"):
         stx.ops.majority_filter(idx, torch.full((10,), 3), 1, 3)

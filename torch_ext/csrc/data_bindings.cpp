@@ -9,6 +9,7 @@
 #include <stx/data/preprocess.h>
 #include <stx/data/synthetic.h>
 #include <stx/data/visium.h>
+#include <stx/data/xenium.h>
 
 #include "torch_ext/csrc/bindings.h"
 
@@ -197,4 +198,33 @@ STX_PYTHON_BINDING(data) {
     out["gene_ids"] = s.gene_ids;
     return out;
   }, py::arg("out_dir"), py::arg("options"));
+
+  py::class_<CellTable>(d, "CellTable")
+      .def_readonly("cell_ids", &CellTable::cell_ids)
+      .def_readonly("centroids_um", &CellTable::centroids_um)
+      .def_readonly("transcript_counts", &CellTable::transcript_counts)
+      .def_readonly("cell_area", &CellTable::cell_area)
+      .def_readonly("nucleus_area", &CellTable::nucleus_area);
+  py::class_<Polygons>(d, "Polygons")
+      .def_readonly("ids", &Polygons::ids)
+      .def_readonly("offsets", &Polygons::offsets)
+      .def_readonly("vertices", &Polygons::vertices);
+  d.def("read_xenium_cells", [](const std::string& path) {
+    py::gil_scoped_release nogil;
+    return as_value_error([&] { return read_xenium_cells(path); });
+  }, py::arg("path"));
+  d.def("read_xenium_polygons", [](const std::string& path) {
+    py::gil_scoped_release nogil;
+    return as_value_error([&] { return read_xenium_polygons(path); });
+  }, py::arg("path"));
+  d.def("rasterize_polygons", [](const at::Tensor& vertices, const at::Tensor& offsets, int64_t height, int64_t width,
+                                 double pixel_size, double origin_x, double origin_y,
+                                 const std::optional<at::Tensor>& labels) {
+    py::gil_scoped_release nogil;
+    return as_value_error([&] {
+      return rasterize_polygons(vertices, offsets, height, width, pixel_size, origin_x, origin_y,
+                                labels.value_or(at::Tensor()));
+    });
+  }, py::arg("vertices"), py::arg("offsets"), py::arg("height"), py::arg("width"), py::arg("pixel_size"),
+        py::arg("origin_x"), py::arg("origin_y"), py::arg("labels"));
 }

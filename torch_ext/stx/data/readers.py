@@ -23,11 +23,14 @@ SpatialSample = _core.SpatialSample
 AnnData = _core.AnnData
 DataFrame = _core.DataFrame
 Column = _core.Column
+CellTable = _core.CellTable
+Polygons = _core.Polygons
 
 __all__ = [
     "FeatureMatrix", "SpatialSample", "AnnData", "DataFrame", "Column",
     "read_10x_h5", "read_10x_mtx", "write_10x_h5", "read_visium", "read_legacy_st", "read_h5ad", "read_hest",
-    "to_pandas", "open_image",
+    "to_pandas", "open_image", "CellTable", "Polygons", "read_xenium_cells", "read_xenium_polygons",
+    "rasterize_polygons",
 ]
 
 
@@ -100,3 +103,27 @@ def open_image(sample: SpatialSample):
     mpp = sample.microns_per_pixel / sample.image_scale
     slide = SlideReader(sample.image_path, mpp=None if mpp != mpp else mpp)  # NaN: let the file say
     return slide, sample.coords_px * sample.image_scale
+
+
+def read_xenium_cells(path: PathLike) -> CellTable:
+    """A Xenium ``cells.csv[.gz]``: ``cell_ids``, ``centroids_um`` [N, 2] float64 (x, y),
+    ``transcript_counts`` [N] int64, ``cell_area`` and ``nucleus_area`` [N] float64 (µm², NaN where empty).
+    Join to ``read_10x_h5(".../cell_feature_matrix.h5").barcodes`` on the cell id."""
+    return _core.read_xenium_cells(os.fspath(path))
+
+
+def read_xenium_polygons(path: PathLike) -> Polygons:
+    """Xenium ``cell_boundaries``/``nucleus_boundaries.csv[.gz]`` as a ragged array: polygon ``p`` (cell
+    ``ids[p]``) has ``vertices[offsets[p]:offsets[p + 1]]`` (float64 (x, y), µm)."""
+    return _core.read_xenium_polygons(os.fspath(path))
+
+
+def rasterize_polygons(vertices: torch.Tensor, offsets: torch.Tensor, height: int, width: int,
+                       pixel_size: float = 1.0, origin: tuple[float, float] = (0.0, 0.0),
+                       labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Integer label mask [height, width] (int64) for ``stx.ops.label_pool``: pixel (r, c), centred at
+    ``origin + ((c + 0.5), (r + 0.5)) * pixel_size``, gets ``labels[p]`` (default ``p + 1``) of the last
+    polygon whose interior (even-odd rule) contains its centre, else 0."""
+    return _core.rasterize_polygons(vertices, offsets, int(height), int(width), float(pixel_size),
+                                    float(origin[0]), float(origin[1]), labels)
+
