@@ -101,6 +101,12 @@ at::Tensor read_image(const std::string& path) {
   TORCH_CHECK(false, "read_image: '", path, "' is not a PNG, JPEG or TIFF file (unrecognised magic bytes)");
 }
 
+at::Tensor read_label_mask(const std::string& path) {
+  TORCH_CHECK(sniff_image_format(path) == ImageFormat::TIFF, "read_label_mask: '", path,
+              "' is not a TIFF file (label masks are read from single-channel integer or float TIFFs)");
+  return detail::decode_tiff_labels(path);
+}
+
 void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc) {
   TORCH_CHECK(rgb_u8_hwc.scalar_type() == at::kByte, "write_png: image must be uint8, got ",
               rgb_u8_hwc.scalar_type());

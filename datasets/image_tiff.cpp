@@ -1,4 +1,5 @@
-// TIFF through libtiff. 8-bit grey/RGB(A) images with contiguous samples are copied straight
+// TIFF through libtiff. Label masks (one integer-valued sample per pixel, any integer or float
+// sample type) decode to int64 for read_label_mask. 8-bit grey/RGB(A) images with contiguous samples are copied straight
 // from their strips or tiles; every other 8-bit layout (palette, YCbCr, 1-bit, ...) goes
 // through libtiff's RGBA converter. Deeper samples (16-bit, float) are rejected: read_image
 // returns uint8 and rescaling would silently change values.
@@ -8,8 +9,11 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "datasets/image_codecs.h"
 
@@ -29,13 +33,13 @@ int ignore_warning(TIFF*, void*, const char*, const char*, va_list) { return 1; 
 struct TiffFile {
   std::string error;
   TIFF* tif = nullptr;
-  explicit TiffFile(const std::string& path) {
+  explicit TiffFile(const std::string& path, const char* op = "read_image") {
     TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
     TIFFOpenOptionsSetErrorHandlerExtR(opts, &collect_error, &error);
     TIFFOpenOptionsSetWarningHandlerExtR(opts, &ignore_warning, nullptr);
     tif = TIFFOpenExt(path.c_str(), "r", opts);
     TIFFOpenOptionsFree(opts);
-    TORCH_CHECK(tif != nullptr, "read_image: '", path, "' is not a readable TIFF: ", error);
+    TORCH_CHECK(tif != nullptr, op, ": '", path, "' is not a readable TIFF: ", error);
   }
   ~TiffFile() {
     if (tif) TIFFClose(tif);
@@ -98,35 +102,62 @@ void put_block(const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, in
   }
 }
 
-void decode_direct(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
-  const int64_t H = l.height, W = l.width;
+// Decodes every strip or tile of a contiguous-sample TIFF and hands it to
+// put(block, pitch_bytes, rows, cols, y0, x0); `pixel_bytes` is the size of one pixel's samples.
+template <typename Put>
+void read_blocks(TiffFile& f, int64_t H, int64_t W, int64_t pixel_bytes, const char* op, const std::string& path,
+                 Put put) {
   if (TIFFIsTiled(f.tif)) {
     uint32_t tw = 0, th = 0;
     TIFFGetField(f.tif, TIFFTAG_TILEWIDTH, &tw);
     TIFFGetField(f.tif, TIFFTAG_TILELENGTH, &th);
+    TORCH_CHECK(tw > 0 && th > 0, op, ": '", path, "' is tiled but has no tile size");
     std::vector<uint8_t> buf(static_cast<size_t>(TIFFTileSize(f.tif)));
     for (int64_t y = 0; y < H; y += th) {
       for (int64_t x = 0; x < W; x += tw) {
+        const int64_t rows = std::min<int64_t>(th, H - y), cols = std::min<int64_t>(tw, W - x);
         const tmsize_t got = TIFFReadEncodedTile(f.tif, TIFFComputeTile(f.tif, x, y, 0, 0), buf.data(),
                                                  static_cast<tmsize_t>(buf.size()));
-        TORCH_CHECK(got >= 0, "read_image: '", path, "' is a truncated or corrupt TIFF (tile at ", x, ",", y, "): ", f.error);
-        put_block(buf.data(), int64_t(tw) * l.samples, std::min<int64_t>(th, H - y), std::min<int64_t>(tw, W - x), y, x, l, out);
+        TORCH_CHECK(got >= (rows - 1) * int64_t(tw) * pixel_bytes + cols * pixel_bytes, op, ": '", path,
+                    "' is a truncated or corrupt TIFF (tile at ", x, ",", y, "): ", f.error);
+        put(buf.data(), int64_t(tw) * pixel_bytes, rows, cols, y, x);
       }
     }
     return;
   }
   uint32_t rows_per_strip = 0;
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_ROWSPERSTRIP, &rows_per_strip);
-  rows_per_strip = std::min<uint32_t>(std::max<uint32_t>(rows_per_strip, 1), l.height);
+  rows_per_strip = std::min<uint32_t>(std::max<uint32_t>(rows_per_strip, 1), static_cast<uint32_t>(H));
   std::vector<uint8_t> buf(static_cast<size_t>(TIFFStripSize(f.tif)));
   for (int64_t y = 0; y < H; y += rows_per_strip) {
     const tmsize_t got = TIFFReadEncodedStrip(f.tif, TIFFComputeStrip(f.tif, static_cast<uint32_t>(y), 0), buf.data(),
                                               static_cast<tmsize_t>(buf.size()));
     const int64_t rows = std::min<int64_t>(rows_per_strip, H - y);
-    TORCH_CHECK(got >= rows * W * l.samples, "read_image: '", path, "' is a truncated or corrupt TIFF (strip at row ",
-                y, "): ", f.error.empty() ? "short strip" : f.error);
-    put_block(buf.data(), W * l.samples, rows, W, y, 0, l, out);
+    TORCH_CHECK(got >= rows * W * pixel_bytes, op, ": '", path, "' is a truncated or corrupt TIFF (strip at row ", y,
+                "): ", f.error.empty() ? "short strip" : f.error);
+    put(buf.data(), W * pixel_bytes, rows, W, y, int64_t(0));
   }
+}
+
+void decode_direct(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
+  read_blocks(f, l.height, l.width, l.samples, "read_image", path,
+              [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
+                put_block(src, pitch, rows, cols, y0, x0, l, out);
+              });
+}
+
+// One label sample as int64; false when it is not a non-negative integer (NaN, fraction, < 0).
+template <typename S>
+bool label_value(const uint8_t* p, int64_t* out) {
+  S v;
+  std::memcpy(&v, p, sizeof(S));
+  if constexpr (std::is_floating_point_v<S>) {
+    if (!(v >= 0) || v != std::floor(v) || v >= 9.2e18) return false;
+  } else if constexpr (std::is_signed_v<S>) {
+    if (v < 0) return false;
+  }
+  *out = static_cast<int64_t>(v);
+  return static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 }
 
 void decode_rgba(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
@@ -151,6 +182,52 @@ ImageInfo probe_tiff(const std::string& path) {
   TiffFile f(path);
   const TiffLayout l = read_layout(f, path);
   return {l.width, l.height, l.has_alpha() ? 4 : 3, ImageFormat::TIFF};
+}
+
+at::Tensor decode_tiff_labels(const std::string& path) {
+  constexpr const char* kOp = "read_label_mask";
+  TiffFile f(path, kOp);
+  uint32_t width = 0, height = 0;
+  uint16_t bits = 1, samples = 1, format = SAMPLEFORMAT_UINT;
+  TORCH_CHECK(TIFFGetField(f.tif, TIFFTAG_IMAGEWIDTH, &width) && TIFFGetField(f.tif, TIFFTAG_IMAGELENGTH, &height),
+              kOp, ": '", path, "' has no ImageWidth/ImageLength tag");
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_BITSPERSAMPLE, &bits);
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLESPERPIXEL, &samples);
+  TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLEFORMAT, &format);
+  TORCH_CHECK(samples == 1, kOp, ": '", path, "' has ", samples, " samples per pixel; a label mask has one");
+  using Convert = bool (*)(const uint8_t*, int64_t*);
+  Convert convert = nullptr;
+  if (format == SAMPLEFORMAT_UINT) {
+    convert = bits == 8    ? &label_value<uint8_t>
+              : bits == 16 ? &label_value<uint16_t>
+              : bits == 32 ? &label_value<uint32_t>
+              : bits == 64 ? &label_value<uint64_t>
+                           : nullptr;
+  } else if (format == SAMPLEFORMAT_INT) {
+    convert = bits == 8    ? &label_value<int8_t>
+              : bits == 16 ? &label_value<int16_t>
+              : bits == 32 ? &label_value<int32_t>
+              : bits == 64 ? &label_value<int64_t>
+                           : nullptr;
+  } else if (format == SAMPLEFORMAT_IEEEFP) {
+    convert = bits == 32 ? &label_value<float> : bits == 64 ? &label_value<double> : nullptr;
+  }
+  TORCH_CHECK(convert != nullptr, kOp, ": '", path, "' has ", bits, "-bit samples of format ", format,
+              "; expected 8/16/32/64-bit integers or 32/64-bit floats holding integers");
+  const int64_t H = height, W = width, bytes = bits / 8;
+  at::Tensor out = at::empty({H, W}, at::kLong);
+  int64_t* o = out.data_ptr<int64_t>();
+  read_blocks(f, H, W, bytes, kOp, path,
+              [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
+                for (int64_t r = 0; r < rows; ++r) {
+                  for (int64_t c = 0; c < cols; ++c) {
+                    TORCH_CHECK(convert(src + r * pitch + c * bytes, o + (y0 + r) * W + x0 + c), kOp, ": '", path,
+                                "' pixel (row ", y0 + r, ", col ", x0 + c,
+                                ") is not a non-negative integer label (negative, fractional or NaN)");
+                  }
+                }
+              });
+  return out;
 }
 
 at::Tensor decode_tiff(const std::string& path) {

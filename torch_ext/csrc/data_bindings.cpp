@@ -2,6 +2,7 @@
 // releases the GIL; bad input surfaces as ValueError with the C++ message.
 #include <pybind11/stl.h>
 
+#include <stx/data/cosmx.h>
 #include <stx/data/h5ad.h>
 #include <stx/data/hest.h>
 #include <stx/data/legacy_st.h>
@@ -227,4 +228,22 @@ STX_PYTHON_BINDING(data) {
     });
   }, py::arg("vertices"), py::arg("offsets"), py::arg("height"), py::arg("width"), py::arg("pixel_size"),
         py::arg("origin_x"), py::arg("origin_y"), py::arg("labels"));
+  py::class_<Transcripts>(d, "Transcripts")
+      .def_readonly("fov", &Transcripts::fov)
+      .def_readonly("cell_id", &Transcripts::cell_id)
+      .def_readonly("xy_global_px", &Transcripts::xy_global_px)
+      .def_readonly("xy_local_px", &Transcripts::xy_local_px)
+      .def_readonly("z", &Transcripts::z)
+      .def_readonly("gene", &Transcripts::gene)
+      .def_readonly("genes", &Transcripts::genes)
+      .def_readonly("compartment", &Transcripts::compartment)
+      .def_readonly("compartments", &Transcripts::compartments);
+  d.def("read_cosmx_transcripts", [](const std::string& path) {
+    py::gil_scoped_release nogil;
+    return as_value_error([&] { return read_cosmx_transcripts(path); });
+  }, py::arg("path"));
+  d.def("cosmx_cell_counts", [](const Transcripts& tx, int64_t fov, std::optional<int64_t> num_cells) {
+    py::gil_scoped_release nogil;
+    return as_value_error([&] { return cosmx_cell_counts(tx, fov, num_cells); });
+  }, py::arg("transcripts"), py::arg("fov"), py::arg("num_cells"));
 }

@@ -33,6 +33,11 @@ STX_PYTHON_BINDING(slides) {
 
   s.def("read_image", [](const std::string& path) { py::gil_scoped_release nogil; return read_image(path); },
         py::arg("path"));
+  s.def("read_label_mask", [](const std::string& path) {
+          py::gil_scoped_release nogil;
+          return as_value_error([&] { return read_label_mask(path); });
+        },
+        py::arg("path"));
   s.def("write_png", [](const std::string& path, const at::Tensor& image) {
           py::gil_scoped_release nogil;
           write_png(path, image);

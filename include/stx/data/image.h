@@ -33,6 +33,11 @@ STX_API ImageInfo probe_image(const std::string& path);
 // file and what was wrong (missing, unknown format, truncated/corrupt, unsupported layout).
 STX_API at::Tensor read_image(const std::string& path);
 
+// A segmentation label mask (nucleus/cell instance ids, 0 = background) as int64 [H, W], from a
+// single-channel TIFF whose samples are 8-64-bit integers or 32/64-bit floats holding integers
+// (e.g. CosMx CellLabels_F*.tif). A negative, fractional or NaN value is an error naming the pixel.
+STX_API at::Tensor read_label_mask(const std::string& path);
+
 // Writes a uint8 [H, W, 3|4] (or [H, W] grey) CPU tensor as an 8-bit PNG.
 STX_API void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc);
 

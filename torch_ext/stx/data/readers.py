@@ -25,12 +25,13 @@ DataFrame = _core.DataFrame
 Column = _core.Column
 CellTable = _core.CellTable
 Polygons = _core.Polygons
+Transcripts = _core.Transcripts
 
 __all__ = [
     "FeatureMatrix", "SpatialSample", "AnnData", "DataFrame", "Column",
     "read_10x_h5", "read_10x_mtx", "write_10x_h5", "read_visium", "read_legacy_st", "read_h5ad", "read_hest",
     "to_pandas", "open_image", "CellTable", "Polygons", "read_xenium_cells", "read_xenium_polygons",
-    "rasterize_polygons",
+    "rasterize_polygons", "Transcripts", "read_cosmx_transcripts", "cosmx_cell_counts",
 ]
 
 
@@ -126,4 +127,17 @@ def rasterize_polygons(vertices: torch.Tensor, offsets: torch.Tensor, height: in
     polygon whose interior (even-odd rule) contains its centre, else 0."""
     return _core.rasterize_polygons(vertices, offsets, int(height), int(width), float(pixel_size),
                                     float(origin[0]), float(origin[1]), labels)
+
+
+def read_cosmx_transcripts(path: PathLike) -> Transcripts:
+    """A CosMx ``*_tx_file.csv[.gz]``: per transcript ``fov``, ``cell_id`` (0 = unassigned), ``xy_global_px``,
+    ``xy_local_px`` [T, 2] float64, ``z``, ``gene`` (index into ``genes``) and ``compartment`` (index into
+    ``compartments``, -1 without a ``CellComp`` column)."""
+    return _core.read_cosmx_transcripts(os.fspath(path))
+
+
+def cosmx_cell_counts(transcripts: Transcripts, fov: int, num_cells: int | None = None) -> torch.Tensor:
+    """Transcript counts per cell of one FOV, int64 [num_cells, genes]: row k is cell_ID k, the label k of
+    that FOV's ``CellLabels`` mask (row 0 = unassigned transcripts)."""
+    return _core.cosmx_cell_counts(transcripts, int(fov), num_cells)
 

@@ -16,12 +16,19 @@ from stx import _C
 
 _core = _C.slides
 
-__all__ = ["SlideReader", "extract_patches", "read_image", "write_png"]
+__all__ = ["SlideReader", "extract_patches", "read_image", "read_label_mask", "write_png"]
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
     """Decodes a PNG/JPEG/TIFF file to uint8 ``[H, W, C]`` (C = 3, or 4 when it has alpha)."""
     return _core.read_image(os.fspath(path))
+
+
+def read_label_mask(path: str | os.PathLike) -> torch.Tensor:
+    """A segmentation label mask (instance ids, 0 = background) as int64 [H, W] from a single-channel
+    TIFF of integer or integer-valued float samples (e.g. CosMx ``CellLabels_F*.tif``); ready for
+    ``stx.ops.label_pool``."""
+    return _core.read_label_mask(os.fspath(path))
 
 
 def write_png(path: str | os.PathLike, image: torch.Tensor) -> None:
