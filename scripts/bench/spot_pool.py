@@ -256,6 +256,10 @@ def main():
     floors = ", ".join(f"{r['case']} {r['t_bwd'] / t_zeros:.2f}" for r in results)
     print("speedup = best composite (fwd+bwd) / stx (fwd+bwd); bw = effective bandwidth / copy_ bandwidth")
     print(f"stx bwd time / fresh torch.zeros of the map (the floor of a dense gradient): {floors}")
+    # No implementation that returns a fresh dense gradient can beat the best composite by more than
+    # this, even with a forward that costs nothing.
+    ceilings = ", ".join(f"{r['case']} {r['composites'][r['best']] / t_zeros:.1f}x" for r in results)
+    print(f"ceiling on the f+b speedup of any op returning a fresh dense gradient (best composite / zeros): {ceilings}")
 
 
 if __name__ == "__main__":
