@@ -1,4 +1,5 @@
-// libFuzzer target for the PNG/JPEG/TIFF decoders behind stx::data::read_image. The decoders
+// libFuzzer target for the PNG/JPEG/TIFF decoders behind stx::data::read_image and the TIFF
+// label-mask decoder behind stx::data::read_label_mask. The decoders
 // take a path, so each input is written to a per-process file first. A c10::Error is the
 // expected answer to a corrupt image; a crash or sanitizer report is a finding.
 #include <c10/util/Exception.h>
@@ -8,7 +9,27 @@
 #include <string>
 #include <unistd.h>
 
+#include <tiffio.h>
+
 #include <stx/data/image.h>
+
+namespace {
+
+// Declared TIFF size, read with libtiff (0 when it is not a TIFF libtiff opens), so that huge
+// declared masks are skipped as a memory limit rather than reported.
+int64_t tiff_pixels(const std::string& path) {
+  TIFFSetErrorHandler(nullptr);
+  TIFFSetWarningHandler(nullptr);
+  TIFF* tif = TIFFOpen(path.c_str(), "r");
+  if (!tif) return 0;
+  uint32_t w = 0, h = 0;
+  TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+  TIFFClose(tif);
+  return int64_t(w) * int64_t(h);
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/stx_fuzz_image_" + std::to_string(::getpid());
@@ -20,6 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto info = stx::data::probe_image(path);
     // Skip huge declared sizes: they are a memory limit, not a decoder bug.
     if (info.width * info.height <= (int64_t(1) << 24)) (void)stx::data::read_image(path);
+  } catch (const c10::Error&) {
+  }
+  try {
+    const int64_t pixels = tiff_pixels(path);
+    if (pixels > 0 && pixels <= (int64_t(1) << 22)) (void)stx::data::read_label_mask(path);
   } catch (const c10::Error&) {
   }
   return 0;
