@@ -55,7 +55,13 @@ def _soft_label_data():
     values = torch.rand(90, 5, generator=g)
     labels = torch.randint(0, 4, (90,), generator=g)
     queries = torch.randn(11, 8, generator=g)  # rank 0 gets 6 queries, rank 1 gets 5
+    # The last query has a negative cosine with every bank row: "similarity" falls back to the mean.
+    bank_emb[:, 0] = bank_emb[:, 0].abs() + 0.5
+    queries[10] = torch.tensor([-1.0] + [0.0] * 7)
     return bank_emb, values, labels, queries
+
+
+WEIGHTINGS = ("mean", "similarity", "softmax")
 
 
 def _soft_label_worker(rank, world, init_file, out_dir):
@@ -67,8 +73,12 @@ def _soft_label_worker(rank, world, init_file, out_dir):
         bank_emb, values, labels, queries = _soft_label_data()
         lo, hi = shard_range(90, rank, world)
         mine = queries[:6] if rank == 0 else queries[6:]
-        soft, conf = sharded_soft_labels(mine, bank_emb[lo:hi], values[lo:hi], labels, lo, k=20, num_types=2)
-        torch.save({"soft": soft, "conf": conf}, os.path.join(out_dir, f"soft{rank}.pt"))
+        out = {}
+        for weighting in WEIGHTINGS:
+            soft, conf = sharded_soft_labels(mine, bank_emb[lo:hi], values[lo:hi], labels, lo, k=20, num_types=2,
+                                             weighting=weighting, temperature=0.3)
+            out[weighting] = {"soft": soft, "conf": conf}
+        torch.save(out, os.path.join(out_dir, f"soft{rank}.pt"))
     finally:
         dist.destroy_process_group()
 
@@ -80,8 +90,10 @@ def test_two_process_sharded_soft_labels_equal_single_bank():
         mp.spawn(_soft_label_worker, args=(2, os.path.join(tmp, "init"), tmp), nprocs=2, join=True)
         bank_emb, values, labels, queries = _soft_label_data()
         s, i, keep = stx.ops.filtered_topk(queries, bank_emb, labels, 20, 2)
-        ref_soft, ref_conf = stx.ops.soft_labels(i, s, keep, values, "mean")
         got = [torch.load(os.path.join(tmp, f"soft{r}.pt")) for r in range(2)]
-        torch.testing.assert_close(torch.cat([g["soft"] for g in got]), ref_soft)
-        torch.testing.assert_close(torch.cat([g["conf"] for g in got]), ref_conf)
+        for weighting in WEIGHTINGS:
+            ref_soft, ref_conf = stx.ops.soft_labels(i, s, keep, values, weighting, 0.3)
+            torch.testing.assert_close(torch.cat([g[weighting]["soft"] for g in got]), ref_soft)
+            torch.testing.assert_close(torch.cat([g[weighting]["conf"] for g in got]), ref_conf)
         assert keep.sum() < keep.numel()  # the filter dropped neighbours, so the test exercises it
+        assert (s[10] < 0).all() and (s[:10, 0] > 0).all()  # both sides of the similarity fallback

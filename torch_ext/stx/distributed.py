@@ -51,29 +51,50 @@ def _all_gather_rows(x: Tensor, group) -> tuple[Tensor, list[int]]:
 
 def sharded_soft_labels(query: Tensor, bank_emb_shard: Tensor, bank_values_shard: Tensor, bank_labels: Tensor,
                         offset: int, k: int, num_types: int, num_labels: Optional[int] = None,
-                        group: Optional[dist.ProcessGroup] = None) -> tuple[Tensor, Tensor]:
-    """SCR2Net's soft labels (``"mean"`` weighting) for this rank's queries over a sharded bank.
+                        group: Optional[dist.ProcessGroup] = None, weighting: str = "mean",
+                        temperature: float = 1.0) -> tuple[Tensor, Tensor]:
+    """SCR2Net's soft labels for this rank's queries over a sharded bank.
 
     ``query`` [B_r, P]: this rank's image embeddings (B_r may differ between ranks);
     ``bank_emb_shard`` [n, P] / ``bank_values_shard`` [n, G]: this rank's rows of the bank;
-    ``bank_labels`` [N]: the labels of the whole bank (small, on every rank), for the majority filter.
+    ``bank_labels`` [N]: the labels of the whole bank (small, on every rank), for the majority filter;
+    ``weighting`` / ``temperature`` as in ``stx.ops.soft_labels``.
     Returns (soft [B_r, G], confidence [B_r]), equal to ``filtered_topk`` + ``soft_labels`` over the
     whole bank. Collective: every rank of ``group`` must call it.
     """
+    if weighting not in ("mean", "similarity", "softmax"):
+        raise ValueError(f'weighting must be "mean", "similarity" or "softmax", got "{weighting}"')
     rank = dist.get_rank(group)
     queries, sizes = _all_gather_rows(query, group)  # every rank searches its shard for all queries
     n_total = int(bank_labels.shape[0])
     scores, index = sharded_topk(queries, bank_emb_shard, min(k, n_total), offset, group=group)
     keep = torch.ops.stx.majority_filter(index, bank_labels, num_types, num_labels)
+    used = keep & (index >= 0)
     mine = (index >= offset) & (index < offset + bank_values_shard.shape[0])
-    used = keep & mine
-    local_mean, _ = torch.ops.stx.soft_labels(torch.where(mine, index - offset, -1), scores, used,
-                                              bank_values_shard, "mean", 1.0)
-    count = used.sum(1, keepdim=True).to(local_mean.dtype)
-    total = local_mean * count
-    dist.all_reduce(total, group=group)
-    dist.all_reduce(count, group=group)
-    soft = torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total))
+    local_index = torch.where(mine, index - offset, -1)
+    # Every rank knows all merged scores, so each row's weights up to their normaliser are global; a
+    # rank's soft_labels normalises over its own rows, and its share times its unnormalised weight
+    # mass recombines exactly under all_reduce.
+    mass = {} if weighting == "softmax" else {"mean": used.to(scores.dtype)}  # similarity falls back to mean
+    if weighting == "similarity":
+        mass["similarity"] = torch.where(used, scores.clamp_min(0), 0)
+    elif weighting == "softmax":
+        logits = torch.where(used, scores / temperature, float("-inf"))
+        top = logits.max(1, keepdim=True).values
+        mass["softmax"] = torch.where(used, (logits - torch.where(top.isinf(), 0, top)).exp(), 0)
+    parts = {}
+    for mode, m in mass.items():
+        local, _ = torch.ops.stx.soft_labels(local_index, scores, used & mine, bank_values_shard, mode, temperature)
+        local_mass = torch.where(mine, m, 0).sum(1, keepdim=True)
+        total = local * local_mass
+        dist.all_reduce(total, group=group)
+        dist.all_reduce(local_mass, group=group)
+        parts[mode] = torch.where(local_mass > 0, total / torch.where(local_mass > 0, local_mass, 1), 0)
+        parts[mode + "_mass"] = local_mass
+    if weighting == "similarity":  # rows whose kept scores are all <= 0 fall back to the mean
+        soft = torch.where(parts["similarity_mass"] > 0, parts["similarity"], parts["mean"])
+    else:
+        soft = parts[weighting]
     valid = index >= 0  # confidence: mean score of all valid neighbours, before the filter
     confidence = torch.where(valid, scores, 0).sum(1) / valid.sum(1).clamp_min(1).to(scores.dtype)
     start = sum(sizes[:rank])
