@@ -10,8 +10,12 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "ops/cpu/vector_kernels.h"
 #include "ops/label_pool_common.h"
 
 namespace stx::ops {
@@ -78,8 +82,15 @@ void unpool_labels(const at::Tensor& grad, const at::Tensor& labels, int64_t ign
   const I* lab = labels.const_data_ptr<I>();
   const int64_t* cnt = count.const_data_ptr<int64_t>();
   T* o = out.data_ptr<T>();
+  // float/double with a full channel block and int32-addressable table: per chunk of pixels, the
+  // labels become table offsets once (the ignored label points at a zero row), then each plane of
+  // the block is one gather from the table into a contiguous run of the output.
+  constexpr bool kGather = std::is_same_v<T, float> || std::is_same_v<T, double>;
+  const bool gather_ok = (K + 1) * kBlock < std::numeric_limits<int32_t>::max();
+  constexpr int64_t kChunk = 1024;
   at::parallel_for(0, B * blocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> table(K * kBlock);  // normalised grad, [label][channel in block]
+    std::vector<T> table((K + 1) * kBlock, T(0));  // normalised grad, [label][channel in block]; row K = 0
+    std::vector<int32_t> offsets(kChunk);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / blocks, g0 = (item % blocks) * kBlock, nc = std::min(G, g0 + kBlock) - g0;
       for (int64_t k = 0; k < K; ++k) {
@@ -91,13 +102,22 @@ void unpool_labels(const at::Tensor& grad, const at::Tensor& labels, int64_t ign
       }
       const I* image_labels = lab + b * HW;
       T* dst = o + (b * G + g0) * HW;
-      for (int64_t p = 0; p < HW; ++p) {
-        const int64_t l = image_labels[p];
-        if (l == ignore) {
-          for (int64_t c = 0; c < nc; ++c) dst[c * HW + p] = T(0);
+      if constexpr (kGather) {
+        if (gather_ok) {
+          for (int64_t p0 = 0; p0 < HW; p0 += kChunk) {
+            const int64_t n = std::min(kChunk, HW - p0);
+            for (int64_t i = 0; i < n; ++i) {
+              const int64_t l = image_labels[p0 + i];
+              offsets[i] = static_cast<int32_t>((l == ignore ? K : l) * kBlock);
+            }
+            for (int64_t c = 0; c < nc; ++c) cpu::gather(table.data() + c, offsets.data(), n, dst + c * HW + p0);
+          }
           continue;
         }
-        const T* row = table.data() + l * kBlock;
+      }
+      for (int64_t p = 0; p < HW; ++p) {
+        const int64_t l = image_labels[p];
+        const T* row = table.data() + (l == ignore ? K : l) * kBlock;
         for (int64_t c = 0; c < nc; ++c) dst[c * HW + p] = row[c];
       }
     }

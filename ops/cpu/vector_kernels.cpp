@@ -84,4 +84,11 @@ STX_MULTIVERSION void axpy(double a, const double* __restrict__ x, double* __res
   for (int64_t j = 0; j < d; ++j) y[j] += a * x[j];
 }
 
+STX_MULTIVERSION void gather(const float* base, const int32_t* offset, int64_t n, float* __restrict__ out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = base[offset[i]];
+}
+STX_MULTIVERSION void gather(const double* base, const int32_t* offset, int64_t n, double* __restrict__ out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = base[offset[i]];
+}
+
 }  // namespace stx::ops::cpu

@@ -26,4 +26,8 @@ int64_t next_candidate(const double* x, int64_t from, int64_t n, double above, d
 // First j in [from, n) with x[j] > above, or n.
 int64_t next_candidate(const int32_t* x, int64_t from, int64_t n, int32_t above);
 
+// out[i] = base[offset[i]] (a gather, vectorised where the instruction set has one).
+void gather(const float* base, const int32_t* offset, int64_t n, float* out);
+void gather(const double* base, const int32_t* offset, int64_t n, double* out);
+
 }  // namespace stx::ops::cpu
