@@ -102,6 +102,24 @@ def test_gradcheck_and_adjoint(device, reduce):
 
 
 @pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("ignore_index", [0, -1, 3, 99])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_backward_is_the_adjoint_with_ignored_labels(device, reduce, ignore_index, dtype):
+    # G = 13: one full 8-channel block of the CPU backward and a partial one.
+    dense, labels, K = make_case(device, G=13, H=9, W=11)
+    labels[0, 2, :5] = ignore_index if ignore_index >= 0 else -1
+    out, count = torch.ops.stx.label_pool(dense, labels, K, reduce, ignore_index)
+    v = torch.randn_like(out)
+    unpooled = torch.ops.stx._label_pool_backward(v.to(dtype), labels, count, reduce, ignore_index)
+    assert unpooled.dtype == dtype
+    assert torch.equal(unpooled.transpose(0, 1)[:, labels == ignore_index].cpu(),
+                       torch.zeros(13, int((labels == ignore_index).sum()), dtype=dtype))
+    tol = 1e-12 if dtype == torch.float64 else 1e-2
+    torch.testing.assert_close((out * v).sum(), (dense * unpooled.double()).sum(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("device", devices())
 def test_opcheck(device):
     dense, labels, K = make_case(device, G=3, H=5, W=6)
     for reduce in ("sum", "mean"):
