@@ -20,46 +20,49 @@ int64_t intern(const std::string& name, std::vector<std::string>& names, std::un
 }  // namespace
 
 Transcripts read_cosmx_transcripts(const std::string& path) {
-  const Table t = parse_delimited(read_text_file(path), ',', true, path);
-  const int64_t c_fov = t.column("fov", path), c_cell = t.column("cell_ID", path);
-  const int64_t c_xg = t.column("x_global_px", path), c_yg = t.column("y_global_px", path);
-  const int64_t c_xl = t.column("x_local_px", path), c_yl = t.column("y_local_px", path);
-  const int64_t c_z = t.column("z", path), c_gene = t.column("target", path);
-  int64_t c_comp = -1;
-  for (size_t i = 0; i < t.header.size(); ++i) {
-    if (t.header[i] == "CellComp") c_comp = static_cast<int64_t>(i);
-  }
-  const auto n = static_cast<int64_t>(t.rows.size());
+  int64_t c_fov = 0, c_cell = 0, c_xg = 0, c_yg = 0, c_xl = 0, c_yl = 0, c_z = 0, c_gene = 0, c_comp = -1;
+  std::vector<int64_t> fov, cell, z, gene, comp;
+  std::vector<double> xg, xl;
   Transcripts tx;
-  tx.fov = at::empty({n}, at::kLong);
-  tx.cell_id = at::empty({n}, at::kLong);
-  tx.xy_global_px = at::empty({n, 2}, at::kDouble);
-  tx.xy_local_px = at::empty({n, 2}, at::kDouble);
-  tx.z = at::empty({n}, at::kLong);
-  tx.gene = at::empty({n}, at::kLong);
-  tx.compartment = at::full({n}, -1, at::kLong);
-  int64_t *fov = tx.fov.data_ptr<int64_t>(), *cell = tx.cell_id.data_ptr<int64_t>(), *z = tx.z.data_ptr<int64_t>();
-  int64_t *gene = tx.gene.data_ptr<int64_t>(), *comp = tx.compartment.data_ptr<int64_t>();
-  double *xg = tx.xy_global_px.data_ptr<double>(), *xl = tx.xy_local_px.data_ptr<double>();
   std::unordered_map<std::string, int64_t> gene_ids, comp_ids;
-  for (size_t r = 0; r < t.rows.size(); ++r) {
-    const auto& row = t.rows[r];
-    const std::string at_row = path + " line " + std::to_string(r + 2);
-    fov[r] = parse_int(row[c_fov], at_row + " fov");
-    cell[r] = parse_int(row[c_cell], at_row + " cell_ID");
-    TORCH_CHECK(cell[r] >= 0, at_row, ": cell_ID must be >= 0 (0 = unassigned), got ", cell[r]);
-    xg[2 * r] = parse_double(row[c_xg], at_row + " x_global_px");
-    xg[2 * r + 1] = parse_double(row[c_yg], at_row + " y_global_px");
-    xl[2 * r] = parse_double(row[c_xl], at_row + " x_local_px");
-    xl[2 * r + 1] = parse_double(row[c_yl], at_row + " y_local_px");
-    TORCH_CHECK(std::isfinite(xg[2 * r]) && std::isfinite(xg[2 * r + 1]) && std::isfinite(xl[2 * r]) &&
-                    std::isfinite(xl[2 * r + 1]),
-                at_row, ": coordinates must be finite");
-    z[r] = parse_int(row[c_z], at_row + " z");
-    TORCH_CHECK(!row[c_gene].empty(), at_row, ": empty target");
-    gene[r] = intern(row[c_gene], tx.genes, gene_ids);
-    if (c_comp >= 0) comp[r] = intern(row[c_comp], tx.compartments, comp_ids);
-  }
+  for_each_record(
+      read_text_file(path), ',', path,
+      [&](const std::vector<std::string>& header) {
+        c_fov = find_column(header, "fov", path);
+        c_cell = find_column(header, "cell_ID", path);
+        c_xg = find_column(header, "x_global_px", path);
+        c_yg = find_column(header, "y_global_px", path);
+        c_xl = find_column(header, "x_local_px", path);
+        c_yl = find_column(header, "y_local_px", path);
+        c_z = find_column(header, "z", path);
+        c_gene = find_column(header, "target", path);
+        c_comp = find_column(header, "CellComp", path, /*required=*/false);
+      },
+      [&](const std::vector<std::string>& row, size_t line) {
+        const std::string at_row = path + " line " + std::to_string(line);
+        fov.push_back(parse_int(row[c_fov], at_row + " fov"));
+        cell.push_back(parse_int(row[c_cell], at_row + " cell_ID"));
+        TORCH_CHECK(cell.back() >= 0, at_row, ": cell_ID must be >= 0 (0 = unassigned), got ", cell.back());
+        const double coords[4] = {parse_double(row[c_xg], at_row + " x_global_px"),
+                                  parse_double(row[c_yg], at_row + " y_global_px"),
+                                  parse_double(row[c_xl], at_row + " x_local_px"),
+                                  parse_double(row[c_yl], at_row + " y_local_px")};
+        for (const double c : coords) TORCH_CHECK(std::isfinite(c), at_row, ": coordinates must be finite");
+        xg.insert(xg.end(), coords, coords + 2);
+        xl.insert(xl.end(), coords + 2, coords + 4);
+        z.push_back(parse_int(row[c_z], at_row + " z"));
+        TORCH_CHECK(!row[c_gene].empty(), at_row, ": empty target");
+        gene.push_back(intern(row[c_gene], tx.genes, gene_ids));
+        comp.push_back(c_comp >= 0 ? intern(row[c_comp], tx.compartments, comp_ids) : -1);
+      });
+  const auto n = static_cast<int64_t>(fov.size());
+  tx.fov = at::tensor(fov, at::kLong);
+  tx.cell_id = at::tensor(cell, at::kLong);
+  tx.xy_global_px = at::tensor(xg, at::kDouble).view({n, 2});
+  tx.xy_local_px = at::tensor(xl, at::kDouble).view({n, 2});
+  tx.z = at::tensor(z, at::kLong);
+  tx.gene = at::tensor(gene, at::kLong);
+  tx.compartment = at::tensor(comp, at::kLong);
   return tx;
 }
 

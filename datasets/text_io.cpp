@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 namespace stx::data {
 
@@ -38,37 +39,33 @@ std::string read_text_file(const std::string& path) {
 }
 
 int64_t Table::column(const std::string& name, const std::string& source) const {
-  for (size_t i = 0; i < header.size(); ++i) {
-    if (header[i] == name) return static_cast<int64_t>(i);
-  }
-  std::string have;
-  for (const auto& h : header) have += (have.empty() ? "" : ", ") + h;
-  TORCH_CHECK(false, source, ": missing column '", name, "' (header has: ", have, ")");
+  return find_column(header, name, source);
 }
 
-Table parse_delimited(std::string_view text, char delimiter, bool has_header, const std::string& source) {
-  Table table;
-  std::vector<std::string> row;
-  std::string field;
+void for_each_delimited_row(std::string_view text, char delimiter, const std::string& source,
+                            const std::function<void(std::vector<std::string>&, size_t)>& on_row) {
+  std::vector<std::string> row;  // reused: its strings keep their capacity from row to row
+  size_t n_fields = 0;
   size_t line = 1, row_line = 1;
   bool in_quotes = false, field_started = false, quoted = false;
-  auto end_row = [&] {
-    row.push_back(std::move(field));
-    field.clear();
-    const bool blank = row.size() == 1 && row[0].empty() && !quoted;
-    if (!blank) {
-      if (has_header && table.header.empty()) {
-        table.header = std::move(row);
-      } else {
-        if (!table.header.empty()) {
-          TORCH_CHECK(row.size() == table.header.size(), source, ": line ", row_line, " has ", row.size(),
-                      " fields, expected ", table.header.size(), " (as in the header)");
-        }
-        table.rows.push_back(std::move(row));
-      }
-    }
-    row.clear();
+  auto field = [&]() -> std::string& {
+    if (row.size() <= n_fields) row.emplace_back();
+    return row[n_fields];
+  };
+  auto end_field = [&] {
+    field();  // materialise an empty field
+    ++n_fields;
     field_started = quoted = false;
+  };
+  auto end_row = [&] {
+    const bool blank = n_fields == 0 && field().empty() && !quoted;
+    end_field();
+    if (!blank) {
+      row.resize(n_fields);
+      on_row(row, row_line);
+    }
+    for (auto& f : row) f.clear();
+    n_fields = 0;
     row_line = line;
   };
   for (size_t i = 0; i < text.size(); ++i) {
@@ -76,35 +73,77 @@ Table parse_delimited(std::string_view text, char delimiter, bool has_header, co
     if (in_quotes) {
       if (c == '"') {
         if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
+          field() += '"';
           ++i;
         } else {
           in_quotes = false;
         }
       } else {
         if (c == '\n') ++line;
-        field += c;
+        field() += c;
       }
       continue;
     }
     if (c == '"' && !field_started) {
+      field();
       in_quotes = quoted = field_started = true;
     } else if (c == delimiter) {
-      row.push_back(std::move(field));
-      field.clear();
-      field_started = quoted = false;
+      end_field();
     } else if (c == '\n' || c == '\r') {
       if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
       ++line;
       end_row();
     } else {
-      field += c;
+      field() += c;
       field_started = true;
     }
   }
   TORCH_CHECK(!in_quotes, source, ": unterminated quoted field starting on line ", row_line);
-  if (!row.empty() || !field.empty() || quoted) end_row();
+  if (n_fields > 0 || !field().empty() || quoted) end_row();
+}
+
+Table parse_delimited(std::string_view text, char delimiter, bool has_header, const std::string& source) {
+  Table table;
+  for_each_delimited_row(text, delimiter, source, [&](std::vector<std::string>& row, size_t line) {
+    if (has_header && table.header.empty()) {
+      table.header = row;
+      return;
+    }
+    if (!table.header.empty()) {
+      TORCH_CHECK(row.size() == table.header.size(), source, ": line ", line, " has ", row.size(),
+                  " fields, expected ", table.header.size(), " (as in the header)");
+    }
+    table.rows.push_back(row);
+  });
   return table;
+}
+
+void for_each_record(std::string_view text, char delimiter, const std::string& source,
+                     const std::function<void(const std::vector<std::string>&)>& on_header,
+                     const std::function<void(const std::vector<std::string>&, size_t)>& on_row) {
+  size_t n_header = 0;
+  for_each_delimited_row(text, delimiter, source, [&](std::vector<std::string>& row, size_t line) {
+    if (n_header == 0) {
+      n_header = row.size();
+      on_header(row);
+      return;
+    }
+    TORCH_CHECK(row.size() == n_header, source, ": line ", line, " has ", row.size(), " fields, expected ", n_header,
+                " (as in the header)");
+    on_row(row, line);
+  });
+  TORCH_CHECK(n_header > 0, source, ": empty file (expected a header line)");
+}
+
+int64_t find_column(const std::vector<std::string>& header, const std::string& name, const std::string& source,
+                    bool required) {
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == name) return static_cast<int64_t>(i);
+  }
+  if (!required) return -1;
+  std::string have;
+  for (const auto& h : header) have += (have.empty() ? "" : ", ") + h;
+  TORCH_CHECK(false, source, ": missing column '", name, "' (header has: ", have, ")");
 }
 
 double parse_double(std::string_view field, const std::string& what) {

@@ -13,8 +13,6 @@
 namespace stx::data {
 namespace {
 
-std::string where(const std::string& path, size_t row) { return path + " line " + std::to_string(row + 2); }
-
 // An empty field is NaN (Xenium leaves nucleus_area empty for cells without a nucleus).
 double parse_or_nan(const std::string& field, const std::string& what) {
   return field.empty() ? std::numeric_limits<double>::quiet_NaN() : parse_double(field, what);
@@ -23,69 +21,76 @@ double parse_or_nan(const std::string& field, const std::string& what) {
 }  // namespace
 
 CellTable read_xenium_cells(const std::string& path) {
-  const Table t = parse_delimited(read_text_file(path), ',', true, path);
-  const int64_t c_id = t.column("cell_id", path), c_x = t.column("x_centroid", path);
-  const int64_t c_y = t.column("y_centroid", path), c_tx = t.column("transcript_counts", path);
-  const int64_t c_area = t.column("cell_area", path), c_nuc = t.column("nucleus_area", path);
-  const auto n = static_cast<int64_t>(t.rows.size());
+  int64_t c_id = 0, c_x = 0, c_y = 0, c_tx = 0, c_area = 0, c_nuc = 0;
+  std::vector<double> xy, area, nuc;
+  std::vector<int64_t> tx;
   CellTable out;
-  out.centroids_um = at::empty({n, 2}, at::kDouble);
-  out.transcript_counts = at::empty({n}, at::kLong);
-  out.cell_area = at::empty({n}, at::kDouble);
-  out.nucleus_area = at::empty({n}, at::kDouble);
-  double* xy = out.centroids_um.data_ptr<double>();
-  int64_t* tx = out.transcript_counts.data_ptr<int64_t>();
-  double* area = out.cell_area.data_ptr<double>();
-  double* nuc = out.nucleus_area.data_ptr<double>();
   std::unordered_set<std::string> seen;
-  out.cell_ids.reserve(t.rows.size());
-  for (size_t r = 0; r < t.rows.size(); ++r) {
-    const auto& row = t.rows[r];
-    const std::string at_row = where(path, r);
-    TORCH_CHECK(!row[c_id].empty(), at_row, ": empty cell_id");
-    TORCH_CHECK(seen.insert(row[c_id]).second, at_row, ": duplicate cell_id '", row[c_id], "'");
-    out.cell_ids.push_back(row[c_id]);
-    xy[2 * r] = parse_double(row[c_x], at_row + " x_centroid");
-    xy[2 * r + 1] = parse_double(row[c_y], at_row + " y_centroid");
-    tx[r] = parse_int(row[c_tx], at_row + " transcript_counts");
-    area[r] = parse_double(row[c_area], at_row + " cell_area");
-    nuc[r] = parse_or_nan(row[c_nuc], at_row + " nucleus_area");
-    TORCH_CHECK(std::isfinite(xy[2 * r]) && std::isfinite(xy[2 * r + 1]), at_row, ": centroid must be finite");
-  }
+  for_each_record(
+      read_text_file(path), ',', path,
+      [&](const std::vector<std::string>& header) {
+        c_id = find_column(header, "cell_id", path);
+        c_x = find_column(header, "x_centroid", path);
+        c_y = find_column(header, "y_centroid", path);
+        c_tx = find_column(header, "transcript_counts", path);
+        c_area = find_column(header, "cell_area", path);
+        c_nuc = find_column(header, "nucleus_area", path);
+      },
+      [&](const std::vector<std::string>& row, size_t line) {
+        const std::string at_row = path + " line " + std::to_string(line);
+        TORCH_CHECK(!row[c_id].empty(), at_row, ": empty cell_id");
+        TORCH_CHECK(seen.insert(row[c_id]).second, at_row, ": duplicate cell_id '", row[c_id], "'");
+        out.cell_ids.push_back(row[c_id]);
+        xy.push_back(parse_double(row[c_x], at_row + " x_centroid"));
+        xy.push_back(parse_double(row[c_y], at_row + " y_centroid"));
+        TORCH_CHECK(std::isfinite(xy[xy.size() - 2]) && std::isfinite(xy.back()), at_row, ": centroid must be finite");
+        tx.push_back(parse_int(row[c_tx], at_row + " transcript_counts"));
+        area.push_back(parse_double(row[c_area], at_row + " cell_area"));
+        nuc.push_back(parse_or_nan(row[c_nuc], at_row + " nucleus_area"));
+      });
+  const auto n = static_cast<int64_t>(out.cell_ids.size());
+  out.centroids_um = at::tensor(xy, at::kDouble).view({n, 2});
+  out.transcript_counts = at::tensor(tx, at::kLong);
+  out.cell_area = at::tensor(area, at::kDouble);
+  out.nucleus_area = at::tensor(nuc, at::kDouble);
   return out;
 }
 
 Polygons read_xenium_polygons(const std::string& path) {
-  const Table t = parse_delimited(read_text_file(path), ',', true, path);
-  const int64_t c_id = t.column("cell_id", path), c_x = t.column("vertex_x", path);
-  const int64_t c_y = t.column("vertex_y", path);
-  const auto v = static_cast<int64_t>(t.rows.size());
-  Polygons out;
-  out.vertices = at::empty({v, 2}, at::kDouble);
-  double* xy = out.vertices.data_ptr<double>();
+  int64_t c_id = 0, c_x = 0, c_y = 0;
+  std::vector<double> xy;
   std::vector<int64_t> offsets;
   std::unordered_set<std::string> done;
-  for (size_t r = 0; r < t.rows.size(); ++r) {
-    const auto& row = t.rows[r];
-    const std::string at_row = where(path, r);
-    if (out.ids.empty() || row[c_id] != out.ids.back()) {
-      TORCH_CHECK(!row[c_id].empty(), at_row, ": empty cell_id");
-      TORCH_CHECK(done.insert(row[c_id]).second, at_row, ": the vertices of cell '", row[c_id],
-                  "' are not consecutive (it appeared earlier in the file)");
-      if (!offsets.empty()) {
-        TORCH_CHECK(static_cast<int64_t>(r) - offsets.back() >= 3, path, ": polygon '", out.ids.back(),
-                    "' has fewer than 3 vertices");
-      }
-      out.ids.push_back(row[c_id]);
-      offsets.push_back(static_cast<int64_t>(r));
-    }
-    xy[2 * r] = parse_double(row[c_x], at_row + " vertex_x");
-    xy[2 * r + 1] = parse_double(row[c_y], at_row + " vertex_y");
-    TORCH_CHECK(std::isfinite(xy[2 * r]) && std::isfinite(xy[2 * r + 1]), at_row, ": vertex must be finite");
-  }
-  TORCH_CHECK(offsets.empty() || v - offsets.back() >= 3, path, ": polygon '", out.ids.back(),
-              "' has fewer than 3 vertices");
+  Polygons out;
+  auto close_polygon = [&] {
+    TORCH_CHECK(offsets.empty() || static_cast<int64_t>(xy.size() / 2) - offsets.back() >= 3, path, ": polygon '",
+                out.ids.back(), "' has fewer than 3 vertices");
+  };
+  for_each_record(
+      read_text_file(path), ',', path,
+      [&](const std::vector<std::string>& header) {
+        c_id = find_column(header, "cell_id", path);
+        c_x = find_column(header, "vertex_x", path);
+        c_y = find_column(header, "vertex_y", path);
+      },
+      [&](const std::vector<std::string>& row, size_t line) {
+        const std::string at_row = path + " line " + std::to_string(line);
+        if (out.ids.empty() || row[c_id] != out.ids.back()) {
+          TORCH_CHECK(!row[c_id].empty(), at_row, ": empty cell_id");
+          TORCH_CHECK(done.insert(row[c_id]).second, at_row, ": the vertices of cell '", row[c_id],
+                      "' are not consecutive (it appeared earlier in the file)");
+          close_polygon();
+          out.ids.push_back(row[c_id]);
+          offsets.push_back(static_cast<int64_t>(xy.size() / 2));
+        }
+        xy.push_back(parse_double(row[c_x], at_row + " vertex_x"));
+        xy.push_back(parse_double(row[c_y], at_row + " vertex_y"));
+        TORCH_CHECK(std::isfinite(xy[xy.size() - 2]) && std::isfinite(xy.back()), at_row, ": vertex must be finite");
+      });
+  close_polygon();
+  const auto v = static_cast<int64_t>(xy.size() / 2);
   offsets.push_back(v);
+  out.vertices = at::tensor(xy, at::kDouble).view({v, 2});
   out.offsets = at::tensor(offsets, at::kLong);
   return out;
 }

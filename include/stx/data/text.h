@@ -3,6 +3,7 @@
 // JSON objects of scalars. Exposed so that the parsers can be fuzzed and reused; every
 // failure is a c10::Error naming the source and the field.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,6 +30,24 @@ struct Table {
 // have the same number of fields (else an error names the line).
 STX_API Table parse_delimited(std::string_view text, char delimiter, bool has_header,
                               const std::string& source);
+
+// The same parser, streaming: on_row(fields, line) is called for every non-blank row, `line` being
+// the row's first line. The fields vector is reused between rows (copy what you keep), so a
+// reader that converts fields as they come never holds the file as strings.
+STX_API void for_each_delimited_row(std::string_view text, char delimiter, const std::string& source,
+                                    const std::function<void(std::vector<std::string>&, size_t)>& on_row);
+
+// A headed table, streamed: on_header(header) once, then on_row(fields, line) for every row, each
+// of which must have the header's number of fields (else an error names the line). An empty
+// file is an error.
+STX_API void for_each_record(std::string_view text, char delimiter, const std::string& source,
+                             const std::function<void(const std::vector<std::string>&)>& on_header,
+                             const std::function<void(const std::vector<std::string>&, size_t)>& on_row);
+
+// Index of `name` in a header; -1 when absent and not `required`, else an error naming the
+// column, the source and the header.
+STX_API int64_t find_column(const std::vector<std::string>& header, const std::string& name,
+                            const std::string& source, bool required = true);
 
 // Strict number parsing: the whole field must be a number. `what` names the field in errors.
 STX_API double parse_double(std::string_view field, const std::string& what);
