@@ -95,6 +95,16 @@ def test_zero_vectors_have_cosine_zero(device):
 
 
 @pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_signed_zero_scores_tie_by_index(device, dtype):
+    # Zero scores from signed-zero rows tie, and ties order by bank index.
+    bank = torch.tensor([[-0.0, -0.0], [0.0, 0.0], [-0.0, -0.0], [1.0, 1.0], [0.0, -0.0]], dtype=dtype)
+    query = torch.tensor([[1.0, 1.0]], dtype=dtype)
+    scores, index = stx.ops.cosine_topk(query.to(device), bank.to(device), 5, "ip")
+    assert index[0].tolist() == [3, 0, 1, 2, 4] and scores[0, 1:].abs().max() == 0
+
+
+@pytest.mark.parametrize("device", devices())
 def test_mask_and_exclude_self(device):
     g = torch.Generator().manual_seed(5)
     bank = torch.randn(60, 6, generator=g, dtype=torch.float64)
