@@ -8,6 +8,7 @@
 
 #include <stx/data/cosmx.h>
 #include <stx/data/image.h>
+#include <stx/data/polygons.h>
 #include <stx/data/xenium.h>
 #include <stx/ops/label_pool.h>
 
