@@ -26,7 +26,8 @@ int64_t tiff_pixels(const std::string& path) {
   TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
   TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
   TIFFClose(tif);
-  return int64_t(w) * int64_t(h);
+  const uint64_t pixels = uint64_t(w) * uint64_t(h);  // cannot overflow: both are 32-bit
+  return pixels > (uint64_t(1) << 40) ? (int64_t(1) << 40) : int64_t(pixels);
 }
 
 }  // namespace
@@ -40,7 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const auto info = stx::data::probe_image(path);
     // Skip huge declared sizes: they are a memory limit, not a decoder bug.
-    if (info.width * info.height <= (int64_t(1) << 24)) (void)stx::data::read_image(path);
+    // (Each side is checked first: the product of two huge declared sides overflows int64.)
+    const int64_t kMaxSide = int64_t(1) << 24;
+    if (info.width <= kMaxSide && info.height <= kMaxSide && info.width * info.height <= kMaxSide) {
+      (void)stx::data::read_image(path);
+    }
   } catch (const c10::Error&) {
   }
   try {
