@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include "datasets/vector_tensor.h"
+
 #include <cmath>
 #include <unordered_map>
 
@@ -25,8 +27,8 @@ Transcripts read_cosmx_transcripts(const std::string& path) {
   std::vector<double> xg, xl;
   Transcripts tx;
   std::unordered_map<std::string, int64_t> gene_ids, comp_ids;
-  for_each_record(
-      read_text_file(path), ',', path,
+  for_each_record_in_file(
+      path, ',',
       [&](const std::vector<std::string>& header) {
         c_fov = find_column(header, "fov", path);
         c_cell = find_column(header, "cell_ID", path);
@@ -56,13 +58,13 @@ Transcripts read_cosmx_transcripts(const std::string& path) {
         comp.push_back(c_comp >= 0 ? intern(row[c_comp], tx.compartments, comp_ids) : -1);
       });
   const auto n = static_cast<int64_t>(fov.size());
-  tx.fov = at::tensor(fov, at::kLong);
-  tx.cell_id = at::tensor(cell, at::kLong);
-  tx.xy_global_px = at::tensor(xg, at::kDouble).view({n, 2});
-  tx.xy_local_px = at::tensor(xl, at::kDouble).view({n, 2});
-  tx.z = at::tensor(z, at::kLong);
-  tx.gene = at::tensor(gene, at::kLong);
-  tx.compartment = at::tensor(comp, at::kLong);
+  tx.fov = detail::vector_tensor(std::move(fov));
+  tx.cell_id = detail::vector_tensor(std::move(cell));
+  tx.xy_global_px = detail::vector_tensor(std::move(xg)).view({n, 2});
+  tx.xy_local_px = detail::vector_tensor(std::move(xl)).view({n, 2});
+  tx.z = detail::vector_tensor(std::move(z));
+  tx.gene = detail::vector_tensor(std::move(gene));
+  tx.compartment = detail::vector_tensor(std::move(comp));
   return tx;
 }
 

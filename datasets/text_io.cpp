@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -12,29 +13,43 @@
 
 namespace stx::data {
 
-std::string read_text_file(const std::string& path) {
+namespace {
+
+// Calls on_chunk(data, n) for consecutive pieces of the file's content; gzip data (by its magic
+// bytes) is inflated on the way (gzread passes plain files through unchanged).
+void read_file_chunks(const std::string& path, size_t chunk_bytes,
+                      const std::function<void(const char*, size_t)>& on_chunk) {
   std::error_code ec;
   TORCH_CHECK(std::filesystem::is_regular_file(path, ec), "file not found: ", path);
-  // gzread passes plain files through unchanged, so one path handles .gz and plain text.
   gzFile f = gzopen(path.c_str(), "rb");
   TORCH_CHECK(f != nullptr, path, ": cannot open file");
   gzbuffer(f, 1 << 17);
-  std::string out;
-  std::vector<char> buf(1 << 17);
-  while (true) {
-    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
-    if (n < 0) {
-      int errnum = 0;
-      const std::string msg = gzerror(f, &errnum);
-      gzclose(f);
-      TORCH_CHECK(false, path, ": corrupt or truncated gzip data (", msg, ")");
+  std::vector<char> buf(std::max<size_t>(chunk_bytes, 1));
+  try {
+    while (true) {
+      const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
+      if (n < 0) {
+        int errnum = 0;
+        const std::string msg = gzerror(f, &errnum);
+        TORCH_CHECK(false, path, ": corrupt or truncated gzip data (", msg, ")");
+      }
+      if (n == 0) break;
+      on_chunk(buf.data(), static_cast<size_t>(n));
     }
-    if (n == 0) break;
-    out.append(buf.data(), static_cast<size_t>(n));
+  } catch (...) {
+    gzclose(f);
+    throw;
   }
   const int rc = gzclose(f);
   TORCH_CHECK(rc == Z_OK || rc == Z_BUF_ERROR, path, ": corrupt or truncated gzip data");
   TORCH_CHECK(rc != Z_BUF_ERROR, path, ": truncated gzip data (the file ends mid-stream)");
+}
+
+}  // namespace
+
+std::string read_text_file(const std::string& path) {
+  std::string out;
+  read_file_chunks(path, 1 << 17, [&](const char* data, size_t n) { out.append(data, n); });
   return out;
 }
 
@@ -42,64 +57,100 @@ int64_t Table::column(const std::string& name, const std::string& source) const 
   return find_column(header, name, source);
 }
 
-void for_each_delimited_row(std::string_view text, char delimiter, const std::string& source,
-                            const std::function<void(std::vector<std::string>&, size_t)>& on_row) {
-  std::vector<std::string> row;  // reused: its strings keep their capacity from row to row
-  size_t n_fields = 0;
-  size_t line = 1, row_line = 1;
-  bool in_quotes = false, field_started = false, quoted = false;
-  auto field = [&]() -> std::string& {
-    if (row.size() <= n_fields) row.emplace_back();
-    return row[n_fields];
-  };
-  auto end_field = [&] {
-    field();  // materialise an empty field
-    ++n_fields;
-    field_started = quoted = false;
-  };
-  auto end_row = [&] {
-    const bool blank = n_fields == 0 && field().empty() && !quoted;
-    end_field();
-    if (!blank) {
-      row.resize(n_fields);
-      on_row(row, row_line);
+DelimitedParser::DelimitedParser(char delimiter, std::string source, RowCallback on_row)
+    : delimiter_(delimiter), source_(std::move(source)), on_row_(std::move(on_row)) {}
+
+std::string& DelimitedParser::field() {
+  if (row_.size() <= n_fields_) row_.emplace_back();
+  return row_[n_fields_];
+}
+
+void DelimitedParser::end_field() {
+  field();  // materialise an empty field
+  ++n_fields_;
+  field_started_ = quoted_ = false;
+}
+
+void DelimitedParser::end_row() {
+  const bool blank = n_fields_ == 0 && field().empty() && !quoted_;
+  end_field();
+  if (!blank) {
+    row_.resize(n_fields_);
+    on_row_(row_, row_line_);
+  }
+  for (auto& f : row_) f.clear();
+  n_fields_ = 0;
+  row_line_ = line_;
+}
+
+void DelimitedParser::feed(std::string_view chunk) {
+  size_t i = 0;
+  // A chunk boundary may split the two characters of "" (inside quotes) or of \r\n.
+  if (pending_quote_ && !chunk.empty()) {
+    pending_quote_ = false;
+    if (chunk[0] == '"') {
+      field() += '"';
+      i = 1;
+    } else {
+      in_quotes_ = false;
     }
-    for (auto& f : row) f.clear();
-    n_fields = 0;
-    row_line = line;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_quotes) {
+  }
+  if (pending_cr_ && !chunk.empty()) {
+    pending_cr_ = false;
+    if (chunk[0] == '\n') i = 1;
+  }
+  for (; i < chunk.size(); ++i) {
+    const char c = chunk[i];
+    if (in_quotes_) {
       if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
+        if (i + 1 == chunk.size()) {
+          pending_quote_ = true;  // closing quote or the first half of ""
+        } else if (chunk[i + 1] == '"') {
           field() += '"';
           ++i;
         } else {
-          in_quotes = false;
+          in_quotes_ = false;
         }
       } else {
-        if (c == '\n') ++line;
+        if (c == '\n') ++line_;
         field() += c;
       }
       continue;
     }
-    if (c == '"' && !field_started) {
+    if (c == '"' && !field_started_) {
       field();
-      in_quotes = quoted = field_started = true;
-    } else if (c == delimiter) {
+      in_quotes_ = quoted_ = field_started_ = true;
+    } else if (c == delimiter_) {
       end_field();
     } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      ++line;
+      if (c == '\r') {
+        if (i + 1 == chunk.size()) {
+          pending_cr_ = true;
+        } else if (chunk[i + 1] == '\n') {
+          ++i;
+        }
+      }
+      ++line_;
       end_row();
     } else {
       field() += c;
-      field_started = true;
+      field_started_ = true;
     }
   }
-  TORCH_CHECK(!in_quotes, source, ": unterminated quoted field starting on line ", row_line);
-  if (n_fields > 0 || !field().empty() || quoted) end_row();
+}
+
+void DelimitedParser::finish() {
+  if (pending_quote_) in_quotes_ = pending_quote_ = false;  // the file ended right after a closing quote
+  pending_cr_ = false;
+  TORCH_CHECK(!in_quotes_, source_, ": unterminated quoted field starting on line ", row_line_);
+  if (n_fields_ > 0 || !field().empty() || quoted_) end_row();
+}
+
+void for_each_delimited_row(std::string_view text, char delimiter, const std::string& source,
+                            const std::function<void(std::vector<std::string>&, size_t)>& on_row) {
+  DelimitedParser parser(delimiter, source, on_row);
+  parser.feed(text);
+  parser.finish();
 }
 
 Table parse_delimited(std::string_view text, char delimiter, bool has_header, const std::string& source) {
@@ -118,21 +169,45 @@ Table parse_delimited(std::string_view text, char delimiter, bool has_header, co
   return table;
 }
 
+namespace {
+
+// Wraps a record callback into a row callback: the first row is the header, every later row must
+// have as many fields.
+DelimitedParser::RowCallback record_rows(const std::string& source,
+                                         const std::function<void(const std::vector<std::string>&)>& on_header,
+                                         const std::function<void(const std::vector<std::string>&, size_t)>& on_row,
+                                         size_t* n_header) {
+  return [&source, &on_header, &on_row, n_header](std::vector<std::string>& row, size_t line) {
+    if (*n_header == 0) {
+      *n_header = row.size();
+      on_header(row);
+      return;
+    }
+    TORCH_CHECK(row.size() == *n_header, source, ": line ", line, " has ", row.size(), " fields, expected ", *n_header,
+                " (as in the header)");
+    on_row(row, line);
+  };
+}
+
+}  // namespace
+
 void for_each_record(std::string_view text, char delimiter, const std::string& source,
                      const std::function<void(const std::vector<std::string>&)>& on_header,
                      const std::function<void(const std::vector<std::string>&, size_t)>& on_row) {
   size_t n_header = 0;
-  for_each_delimited_row(text, delimiter, source, [&](std::vector<std::string>& row, size_t line) {
-    if (n_header == 0) {
-      n_header = row.size();
-      on_header(row);
-      return;
-    }
-    TORCH_CHECK(row.size() == n_header, source, ": line ", line, " has ", row.size(), " fields, expected ", n_header,
-                " (as in the header)");
-    on_row(row, line);
-  });
+  for_each_delimited_row(text, delimiter, source, record_rows(source, on_header, on_row, &n_header));
   TORCH_CHECK(n_header > 0, source, ": empty file (expected a header line)");
+}
+
+void for_each_record_in_file(const std::string& path, char delimiter,
+                             const std::function<void(const std::vector<std::string>&)>& on_header,
+                             const std::function<void(const std::vector<std::string>&, size_t)>& on_row,
+                             size_t chunk_bytes) {
+  size_t n_header = 0;
+  DelimitedParser parser(delimiter, path, record_rows(path, on_header, on_row, &n_header));
+  read_file_chunks(path, chunk_bytes, [&](const char* data, size_t n) { parser.feed(std::string_view(data, n)); });
+  parser.finish();
+  TORCH_CHECK(n_header > 0, path, ": empty file (expected a header line)");
 }
 
 int64_t find_column(const std::vector<std::string>& header, const std::string& name, const std::string& source,

@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include "datasets/vector_tensor.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -25,8 +27,8 @@ CellTable read_xenium_cells(const std::string& path) {
   std::vector<int64_t> tx;
   CellTable out;
   std::unordered_set<std::string> seen;
-  for_each_record(
-      read_text_file(path), ',', path,
+  for_each_record_in_file(
+      path, ',',
       [&](const std::vector<std::string>& header) {
         c_id = find_column(header, "cell_id", path);
         c_x = find_column(header, "x_centroid", path);
@@ -48,10 +50,10 @@ CellTable read_xenium_cells(const std::string& path) {
         nuc.push_back(parse_or_nan(row[c_nuc], at_row + " nucleus_area"));
       });
   const auto n = static_cast<int64_t>(out.cell_ids.size());
-  out.centroids_um = at::tensor(xy, at::kDouble).view({n, 2});
-  out.transcript_counts = at::tensor(tx, at::kLong);
-  out.cell_area = at::tensor(area, at::kDouble);
-  out.nucleus_area = at::tensor(nuc, at::kDouble);
+  out.centroids_um = detail::vector_tensor(std::move(xy)).view({n, 2});
+  out.transcript_counts = detail::vector_tensor(std::move(tx));
+  out.cell_area = detail::vector_tensor(std::move(area));
+  out.nucleus_area = detail::vector_tensor(std::move(nuc));
   return out;
 }
 
@@ -65,8 +67,8 @@ Polygons read_xenium_polygons(const std::string& path) {
     TORCH_CHECK(offsets.empty() || static_cast<int64_t>(xy.size() / 2) - offsets.back() >= 3, path, ": polygon '",
                 out.ids.back(), "' has fewer than 3 vertices");
   };
-  for_each_record(
-      read_text_file(path), ',', path,
+  for_each_record_in_file(
+      path, ',',
       [&](const std::vector<std::string>& header) {
         c_id = find_column(header, "cell_id", path);
         c_x = find_column(header, "vertex_x", path);
@@ -89,8 +91,8 @@ Polygons read_xenium_polygons(const std::string& path) {
   close_polygon();
   const auto v = static_cast<int64_t>(xy.size() / 2);
   offsets.push_back(v);
-  out.vertices = at::tensor(xy, at::kDouble).view({v, 2});
-  out.offsets = at::tensor(offsets, at::kLong);
+  out.vertices = detail::vector_tensor(std::move(xy)).view({v, 2});
+  out.offsets = detail::vector_tensor(std::move(offsets));
   return out;
 }
 

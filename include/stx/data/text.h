@@ -31,9 +31,33 @@ struct Table {
 STX_API Table parse_delimited(std::string_view text, char delimiter, bool has_header,
                               const std::string& source);
 
-// The same parser, streaming: on_row(fields, line) is called for every non-blank row, `line` being
-// the row's first line. The fields vector is reused between rows (copy what you keep), so a
-// reader that converts fields as they come never holds the file as strings.
+// The same parser, incremental: feed() the text in pieces of any size (a piece may end anywhere,
+// even inside a quoted field or between \r and \n), then finish(). on_row(fields, line) is called
+// for every non-blank row, `line` being the row's first line; the fields vector is reused between
+// rows (copy what you keep), so a reader that converts fields as they come never holds the file
+// as strings.
+class STX_API DelimitedParser {
+ public:
+  using RowCallback = std::function<void(std::vector<std::string>&, size_t)>;
+  DelimitedParser(char delimiter, std::string source, RowCallback on_row);
+  void feed(std::string_view chunk);
+  void finish();  // errors on an unterminated quoted field, then emits the last row
+
+ private:
+  std::string& field();
+  void end_field();
+  void end_row();
+
+  char delimiter_;
+  std::string source_;
+  RowCallback on_row_;
+  std::vector<std::string> row_;
+  size_t n_fields_ = 0, line_ = 1, row_line_ = 1;
+  bool in_quotes_ = false, field_started_ = false, quoted_ = false;
+  bool pending_quote_ = false, pending_cr_ = false;  // a chunk ended on '"' inside quotes / on '\r'
+};
+
+// The whole of `text` through a DelimitedParser.
 STX_API void for_each_delimited_row(std::string_view text, char delimiter, const std::string& source,
                                     const std::function<void(std::vector<std::string>&, size_t)>& on_row);
 
@@ -43,6 +67,13 @@ STX_API void for_each_delimited_row(std::string_view text, char delimiter, const
 STX_API void for_each_record(std::string_view text, char delimiter, const std::string& source,
                              const std::function<void(const std::vector<std::string>&)>& on_header,
                              const std::function<void(const std::vector<std::string>&, size_t)>& on_row);
+
+// for_each_record over a file read (and gzip-inflated) in chunks of `chunk_bytes`: memory stays
+// O(chunk + one row) whatever the file's size. Errors name the file.
+STX_API void for_each_record_in_file(const std::string& path, char delimiter,
+                                     const std::function<void(const std::vector<std::string>&)>& on_header,
+                                     const std::function<void(const std::vector<std::string>&, size_t)>& on_row,
+                                     size_t chunk_bytes = size_t(1) << 20);
 
 // Index of `name` in a header; -1 when absent and not `required`, else an error naming the
 // column, the source and the header.
