@@ -41,19 +41,18 @@ Transcripts read_cosmx_transcripts(const std::string& path) {
         c_comp = find_column(header, "CellComp", path, /*required=*/false);
       },
       [&](const std::vector<std::string>& row, size_t line) {
-        const std::string at_row = path + " line " + std::to_string(line);
-        fov.push_back(parse_int(row[c_fov], at_row + " fov"));
-        cell.push_back(parse_int(row[c_cell], at_row + " cell_ID"));
-        TORCH_CHECK(cell.back() >= 0, at_row, ": cell_ID must be >= 0 (0 = unassigned), got ", cell.back());
-        const double coords[4] = {parse_double(row[c_xg], at_row + " x_global_px"),
-                                  parse_double(row[c_yg], at_row + " y_global_px"),
-                                  parse_double(row[c_xl], at_row + " x_local_px"),
-                                  parse_double(row[c_yl], at_row + " y_local_px")};
-        for (const double c : coords) TORCH_CHECK(std::isfinite(c), at_row, ": coordinates must be finite");
+        fov.push_back(parse_int(row[c_fov], path, line, "fov"));
+        cell.push_back(parse_int(row[c_cell], path, line, "cell_ID"));
+        TORCH_CHECK(cell.back() >= 0, path, " line ", line, ": cell_ID must be >= 0 (0 = unassigned), got ", cell.back());
+        const double coords[4] = {parse_double(row[c_xg], path, line, "x_global_px"),
+                                  parse_double(row[c_yg], path, line, "y_global_px"),
+                                  parse_double(row[c_xl], path, line, "x_local_px"),
+                                  parse_double(row[c_yl], path, line, "y_local_px")};
+        for (const double c : coords) TORCH_CHECK(std::isfinite(c), path, " line ", line, ": coordinates must be finite");
         xg.insert(xg.end(), coords, coords + 2);
         xl.insert(xl.end(), coords + 2, coords + 4);
-        z.push_back(parse_int(row[c_z], at_row + " z"));
-        TORCH_CHECK(!row[c_gene].empty(), at_row, ": empty target");
+        z.push_back(parse_int(row[c_z], path, line, "z"));
+        TORCH_CHECK(!row[c_gene].empty(), path, " line ", line, ": empty target");
         gene.push_back(intern(row[c_gene], tx.genes, gene_ids));
         comp.push_back(c_comp >= 0 ? intern(row[c_comp], tx.compartments, comp_ids) : -1);
       });

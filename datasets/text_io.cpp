@@ -221,24 +221,44 @@ int64_t find_column(const std::vector<std::string>& header, const std::string& n
   TORCH_CHECK(false, source, ": missing column '", name, "' (header has: ", have, ")");
 }
 
-double parse_double(std::string_view field, const std::string& what) {
+namespace {
+
+// `what...` names the field in the error; it is only formatted when the field is bad, so a reader
+// can describe a field by (source, line, column) without building a string per field.
+template <typename... What>
+double parse_double_at(std::string_view field, const What&... what) {
   const std::string s(field);
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s.c_str(), &end);
-  TORCH_CHECK(!s.empty() && end == s.c_str() + s.size() && errno != ERANGE, what, ": expected a number, got '",
+  TORCH_CHECK(!s.empty() && end == s.c_str() + s.size() && errno != ERANGE, what..., ": expected a number, got '",
               s.substr(0, 64), "'");
   return v;
 }
 
-int64_t parse_int(std::string_view field, const std::string& what) {
+template <typename... What>
+int64_t parse_int_at(std::string_view field, const What&... what) {
   const std::string s(field);
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(s.c_str(), &end, 10);
-  TORCH_CHECK(!s.empty() && end == s.c_str() + s.size() && errno != ERANGE, what, ": expected an integer, got '",
+  TORCH_CHECK(!s.empty() && end == s.c_str() + s.size() && errno != ERANGE, what..., ": expected an integer, got '",
               s.substr(0, 64), "'");
   return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+double parse_double(std::string_view field, const std::string& what) { return parse_double_at(field, what); }
+
+int64_t parse_int(std::string_view field, const std::string& what) { return parse_int_at(field, what); }
+
+double parse_double(std::string_view field, const std::string& source, size_t line, const char* column) {
+  return parse_double_at(field, source, " line ", line, " ", column);
+}
+
+int64_t parse_int(std::string_view field, const std::string& source, size_t line, const char* column) {
+  return parse_int_at(field, source, " line ", line, " ", column);
 }
 
 JsonScalars parse_json_scalars(std::string_view text, const std::string& source) {

@@ -15,8 +15,8 @@ namespace stx::data {
 namespace {
 
 // An empty field is NaN (Xenium leaves nucleus_area empty for cells without a nucleus).
-double parse_or_nan(const std::string& field, const std::string& what) {
-  return field.empty() ? std::numeric_limits<double>::quiet_NaN() : parse_double(field, what);
+double parse_or_nan(const std::string& field, const std::string& path, size_t line, const char* column) {
+  return field.empty() ? std::numeric_limits<double>::quiet_NaN() : parse_double(field, path, line, column);
 }
 
 }  // namespace
@@ -38,16 +38,15 @@ CellTable read_xenium_cells(const std::string& path) {
         c_nuc = find_column(header, "nucleus_area", path);
       },
       [&](const std::vector<std::string>& row, size_t line) {
-        const std::string at_row = path + " line " + std::to_string(line);
-        TORCH_CHECK(!row[c_id].empty(), at_row, ": empty cell_id");
-        TORCH_CHECK(seen.insert(row[c_id]).second, at_row, ": duplicate cell_id '", row[c_id], "'");
+        TORCH_CHECK(!row[c_id].empty(), path, " line ", line, ": empty cell_id");
+        TORCH_CHECK(seen.insert(row[c_id]).second, path, " line ", line, ": duplicate cell_id '", row[c_id], "'");
         out.cell_ids.push_back(row[c_id]);
-        xy.push_back(parse_double(row[c_x], at_row + " x_centroid"));
-        xy.push_back(parse_double(row[c_y], at_row + " y_centroid"));
-        TORCH_CHECK(std::isfinite(xy[xy.size() - 2]) && std::isfinite(xy.back()), at_row, ": centroid must be finite");
-        tx.push_back(parse_int(row[c_tx], at_row + " transcript_counts"));
-        area.push_back(parse_double(row[c_area], at_row + " cell_area"));
-        nuc.push_back(parse_or_nan(row[c_nuc], at_row + " nucleus_area"));
+        xy.push_back(parse_double(row[c_x], path, line, "x_centroid"));
+        xy.push_back(parse_double(row[c_y], path, line, "y_centroid"));
+        TORCH_CHECK(std::isfinite(xy[xy.size() - 2]) && std::isfinite(xy.back()), path, " line ", line, ": centroid must be finite");
+        tx.push_back(parse_int(row[c_tx], path, line, "transcript_counts"));
+        area.push_back(parse_double(row[c_area], path, line, "cell_area"));
+        nuc.push_back(parse_or_nan(row[c_nuc], path, line, "nucleus_area"));
       });
   const auto n = static_cast<int64_t>(out.cell_ids.size());
   out.centroids_um = detail::vector_tensor(std::move(xy)).view({n, 2});
@@ -75,18 +74,17 @@ Polygons read_xenium_polygons(const std::string& path) {
         c_y = find_column(header, "vertex_y", path);
       },
       [&](const std::vector<std::string>& row, size_t line) {
-        const std::string at_row = path + " line " + std::to_string(line);
         if (out.ids.empty() || row[c_id] != out.ids.back()) {
-          TORCH_CHECK(!row[c_id].empty(), at_row, ": empty cell_id");
-          TORCH_CHECK(done.insert(row[c_id]).second, at_row, ": the vertices of cell '", row[c_id],
+          TORCH_CHECK(!row[c_id].empty(), path, " line ", line, ": empty cell_id");
+          TORCH_CHECK(done.insert(row[c_id]).second, path, " line ", line, ": the vertices of cell '", row[c_id],
                       "' are not consecutive (it appeared earlier in the file)");
           close_polygon();
           out.ids.push_back(row[c_id]);
           offsets.push_back(static_cast<int64_t>(xy.size() / 2));
         }
-        xy.push_back(parse_double(row[c_x], at_row + " vertex_x"));
-        xy.push_back(parse_double(row[c_y], at_row + " vertex_y"));
-        TORCH_CHECK(std::isfinite(xy[xy.size() - 2]) && std::isfinite(xy.back()), at_row, ": vertex must be finite");
+        xy.push_back(parse_double(row[c_x], path, line, "vertex_x"));
+        xy.push_back(parse_double(row[c_y], path, line, "vertex_y"));
+        TORCH_CHECK(std::isfinite(xy[xy.size() - 2]) && std::isfinite(xy.back()), path, " line ", line, ": vertex must be finite");
       });
   close_polygon();
   const auto v = static_cast<int64_t>(xy.size() / 2);

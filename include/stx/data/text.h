@@ -83,6 +83,9 @@ STX_API int64_t find_column(const std::vector<std::string>& header, const std::s
 // Strict number parsing: the whole field must be a number. `what` names the field in errors.
 STX_API double parse_double(std::string_view field, const std::string& what);
 STX_API int64_t parse_int(std::string_view field, const std::string& what);
+// The same, for field `column` of row `line` of `source`; the name is only formatted on error.
+STX_API double parse_double(std::string_view field, const std::string& source, size_t line, const char* column);
+STX_API int64_t parse_int(std::string_view field, const std::string& source, size_t line, const char* column);
 
 // A JSON object's scalar members: numbers (and booleans, as 0/1) in `numbers`, strings in
 // `strings`; nested objects/arrays/null are skipped. Errors name the source.
