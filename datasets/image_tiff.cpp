@@ -1,8 +1,8 @@
 // TIFF through libtiff. Label masks (one integer-valued sample per pixel, any integer or float
-// sample type) decode to int64 for read_label_mask. 8-bit grey/RGB(A) images with contiguous samples are copied straight
-// from their strips or tiles; every other 8-bit layout (palette, YCbCr, 1-bit, ...) goes
-// through libtiff's RGBA converter. Deeper samples (16-bit, float) are rejected: read_image
-// returns uint8 and rescaling would silently change values.
+// sample type) decode to int64 for read_label_mask. 8-bit grey/RGB(A) images with contiguous
+// samples are copied straight from their strips or tiles; every other 8-bit layout (palette,
+// YCbCr, 1-bit, ...) goes through libtiff's RGBA converter. Deeper samples (16-bit, float) are
+// rejected by read_image: it returns uint8 and rescaling would silently change values.
 #include <ATen/ATen.h>
 #include <tiffio.h>
 
@@ -146,6 +146,8 @@ void decode_direct(TiffFile& f, const TiffLayout& l, const std::string& path, at
               });
 }
 
+constexpr const char* kLabelOp = "read_label_mask";
+
 // One label sample as int64; false when it is not a non-negative integer (NaN, fraction, < 0).
 template <typename S>
 bool label_value(const uint8_t* p, int64_t* out) {
@@ -158,6 +160,25 @@ bool label_value(const uint8_t* p, int64_t* out) {
   }
   *out = static_cast<int64_t>(v);
   return static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+}
+
+// Decodes a single-sample TIFF of sample type S into the int64 mask `out` [H, W].
+template <typename S>
+void decode_labels_as(TiffFile& f, const std::string& path, at::Tensor& out) {
+  const int64_t H = out.size(0), W = out.size(1);
+  int64_t* o = out.data_ptr<int64_t>();
+  read_blocks(f, H, W, sizeof(S), kLabelOp, path,
+              [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
+                for (int64_t r = 0; r < rows; ++r) {
+                  const uint8_t* s = src + r * pitch;
+                  int64_t* d = o + (y0 + r) * W + x0;
+                  for (int64_t c = 0; c < cols; ++c) {
+                    TORCH_CHECK(label_value<S>(s + c * int64_t(sizeof(S)), d + c), kLabelOp, ": '", path,
+                                "' pixel (row ", y0 + r, ", col ", x0 + c,
+                                ") is not a non-negative integer label (negative, fractional or NaN)");
+                  }
+                }
+              });
 }
 
 void decode_rgba(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
@@ -185,48 +206,33 @@ ImageInfo probe_tiff(const std::string& path) {
 }
 
 at::Tensor decode_tiff_labels(const std::string& path) {
-  constexpr const char* kOp = "read_label_mask";
-  TiffFile f(path, kOp);
+  TiffFile f(path, kLabelOp);
   uint32_t width = 0, height = 0;
   uint16_t bits = 1, samples = 1, format = SAMPLEFORMAT_UINT;
   TORCH_CHECK(TIFFGetField(f.tif, TIFFTAG_IMAGEWIDTH, &width) && TIFFGetField(f.tif, TIFFTAG_IMAGELENGTH, &height),
-              kOp, ": '", path, "' has no ImageWidth/ImageLength tag");
+              kLabelOp, ": '", path, "' has no ImageWidth/ImageLength tag");
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_BITSPERSAMPLE, &bits);
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLESPERPIXEL, &samples);
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLEFORMAT, &format);
-  TORCH_CHECK(samples == 1, kOp, ": '", path, "' has ", samples, " samples per pixel; a label mask has one");
-  using Convert = bool (*)(const uint8_t*, int64_t*);
-  Convert convert = nullptr;
-  if (format == SAMPLEFORMAT_UINT) {
-    convert = bits == 8    ? &label_value<uint8_t>
-              : bits == 16 ? &label_value<uint16_t>
-              : bits == 32 ? &label_value<uint32_t>
-              : bits == 64 ? &label_value<uint64_t>
-                           : nullptr;
-  } else if (format == SAMPLEFORMAT_INT) {
-    convert = bits == 8    ? &label_value<int8_t>
-              : bits == 16 ? &label_value<int16_t>
-              : bits == 32 ? &label_value<int32_t>
-              : bits == 64 ? &label_value<int64_t>
-                           : nullptr;
-  } else if (format == SAMPLEFORMAT_IEEEFP) {
-    convert = bits == 32 ? &label_value<float> : bits == 64 ? &label_value<double> : nullptr;
+  TORCH_CHECK(samples == 1, kLabelOp, ": '", path, "' has ", samples, " samples per pixel; a label mask has one");
+  at::Tensor out = at::empty({int64_t(height), int64_t(width)}, at::kLong);
+  // (format, bits) -> sample type, dispatched once per image rather than per pixel.
+  const int key = format * 1000 + bits;
+  switch (key) {
+    case SAMPLEFORMAT_UINT * 1000 + 8: decode_labels_as<uint8_t>(f, path, out); break;
+    case SAMPLEFORMAT_UINT * 1000 + 16: decode_labels_as<uint16_t>(f, path, out); break;
+    case SAMPLEFORMAT_UINT * 1000 + 32: decode_labels_as<uint32_t>(f, path, out); break;
+    case SAMPLEFORMAT_UINT * 1000 + 64: decode_labels_as<uint64_t>(f, path, out); break;
+    case SAMPLEFORMAT_INT * 1000 + 8: decode_labels_as<int8_t>(f, path, out); break;
+    case SAMPLEFORMAT_INT * 1000 + 16: decode_labels_as<int16_t>(f, path, out); break;
+    case SAMPLEFORMAT_INT * 1000 + 32: decode_labels_as<int32_t>(f, path, out); break;
+    case SAMPLEFORMAT_INT * 1000 + 64: decode_labels_as<int64_t>(f, path, out); break;
+    case SAMPLEFORMAT_IEEEFP * 1000 + 32: decode_labels_as<float>(f, path, out); break;
+    case SAMPLEFORMAT_IEEEFP * 1000 + 64: decode_labels_as<double>(f, path, out); break;
+    default:
+      TORCH_CHECK(false, kLabelOp, ": '", path, "' has ", bits, "-bit samples of format ", format,
+                  "; expected 8/16/32/64-bit integers or 32/64-bit floats holding integers");
   }
-  TORCH_CHECK(convert != nullptr, kOp, ": '", path, "' has ", bits, "-bit samples of format ", format,
-              "; expected 8/16/32/64-bit integers or 32/64-bit floats holding integers");
-  const int64_t H = height, W = width, bytes = bits / 8;
-  at::Tensor out = at::empty({H, W}, at::kLong);
-  int64_t* o = out.data_ptr<int64_t>();
-  read_blocks(f, H, W, bytes, kOp, path,
-              [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
-                for (int64_t r = 0; r < rows; ++r) {
-                  for (int64_t c = 0; c < cols; ++c) {
-                    TORCH_CHECK(convert(src + r * pitch + c * bytes, o + (y0 + r) * W + x0 + c), kOp, ": '", path,
-                                "' pixel (row ", y0 + r, ", col ", x0 + c,
-                                ") is not a non-negative integer label (negative, fractional or NaN)");
-                  }
-                }
-              });
   return out;
 }
 
