@@ -82,9 +82,9 @@ void unpool_labels(const at::Tensor& grad, const at::Tensor& labels, int64_t ign
   const I* lab = labels.const_data_ptr<I>();
   const int64_t* cnt = count.const_data_ptr<int64_t>();
   T* o = out.data_ptr<T>();
-  // float/double with a full channel block and int32-addressable table: per chunk of pixels, the
-  // labels become table offsets once (the ignored label points at a zero row), then each plane of
-  // the block is one gather from the table into a contiguous run of the output.
+  // The ignored label reads row K of the table, which stays zero, so no pixel branches. For float/double
+  // (and a table int32 offsets can address), per chunk of pixels the labels become table offsets
+  // once, then each plane of the block is one vectorised gather into a contiguous run of the output.
   constexpr bool kGather = std::is_same_v<T, float> || std::is_same_v<T, double>;
   const bool gather_ok = (K + 1) * kBlock < std::numeric_limits<int32_t>::max();
   constexpr int64_t kChunk = 1024;

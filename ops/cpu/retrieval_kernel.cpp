@@ -206,6 +206,7 @@ at::Tensor majority_filter_cpu(const at::Tensor& index, const at::Tensor& bank_l
     // dense: slot[label] = position in counts + 1 (0 = not seen in this row).
     std::vector<int32_t> slot(dense ? static_cast<size_t>(max_label + 1) : 0, 0);
     std::vector<int32_t> row_slot(K);  // position in counts of each neighbour's label, -1 for padding
+    std::vector<LabelCount> ranked;    // counts, partially sorted by more_common
     for (int64_t q = b; q < e; ++q) {
       const int64_t* row = ip + q * K;
       counts.clear();
@@ -237,7 +238,7 @@ at::Tensor majority_filter_cpu(const at::Tensor& index, const at::Tensor& bank_l
       const int64_t n_distinct = static_cast<int64_t>(counts.size());
       const int64_t n_top = num_types == 0 ? n_distinct : std::min(num_types, n_distinct);
       // Rank threshold: a label is kept when it sorts among the first n_top by more_common.
-      std::vector<LabelCount> ranked(counts);
+      ranked.assign(counts.begin(), counts.end());
       std::partial_sort(ranked.begin(), ranked.begin() + n_top, ranked.end(), more_common);
       for (int64_t r = 0; r < K; ++r) {
         bool kept = false;

@@ -18,9 +18,6 @@ namespace stx::ops::retrieval {
 constexpr int64_t kBankTile = 4096;
 constexpr int64_t kQueryTile = 1024;
 
-using cpu::scale_row;
-using cpu::sum_squares;
-
 // Squared row norms of a contiguous [n, d] block, with the finiteness check, and (when `unit` is
 // not null) the rows scaled to unit norm, x / max(||x||, eps), written while the row is in L1
 // (`unit` may alias `x`). A NaN or Inf element makes the sum non-finite, so only such rows are
@@ -31,7 +28,7 @@ inline void row_sq_norms(const T* x, int64_t n, int64_t d, T* sq, const char* na
   at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* p = x + r * d;
-      const T total = sum_squares(p, d);
+      const T total = cpu::sum_squares(p, d);
       if (!std::isfinite(total)) {
         const bool finite = std::all_of(p, p + d, [](T v) { return std::isfinite(v); });
         TORCH_CHECK(!finite, "cosine_topk: ", name, " row ", row0 + r, " has a squared norm that overflows ",
@@ -40,7 +37,7 @@ inline void row_sq_norms(const T* x, int64_t n, int64_t d, T* sq, const char* na
                     " contains NaN or Inf (non-finite inputs are rejected)");
       }
       sq[r] = total;
-      if (unit != nullptr) scale_row(p, unit + r * d, d, T(1) / std::max(std::sqrt(total), static_cast<T>(kNormEps)));
+      if (unit != nullptr) cpu::scale_row(p, unit + r * d, d, T(1) / std::max(std::sqrt(total), static_cast<T>(kNormEps)));
     }
   });
 }
