@@ -153,22 +153,6 @@ void for_each_delimited_row(std::string_view text, char delimiter, const std::st
   parser.finish();
 }
 
-Table parse_delimited(std::string_view text, char delimiter, bool has_header, const std::string& source) {
-  Table table;
-  for_each_delimited_row(text, delimiter, source, [&](std::vector<std::string>& row, size_t line) {
-    if (has_header && table.header.empty()) {
-      table.header = row;
-      return;
-    }
-    if (!table.header.empty()) {
-      TORCH_CHECK(row.size() == table.header.size(), source, ": line ", line, " has ", row.size(),
-                  " fields, expected ", table.header.size(), " (as in the header)");
-    }
-    table.rows.push_back(row);
-  });
-  return table;
-}
-
 namespace {
 
 // Wraps a record callback into a row callback: the first row is the header, every later row must
@@ -190,6 +174,20 @@ DelimitedParser::RowCallback record_rows(const std::string& source,
 }
 
 }  // namespace
+
+Table parse_delimited(std::string_view text, char delimiter, bool has_header, const std::string& source) {
+  Table table;
+  const auto on_row = [&](const std::vector<std::string>& row, size_t) { table.rows.push_back(row); };
+  if (has_header) {
+    size_t n_header = 0;
+    for_each_delimited_row(
+        text, delimiter, source,
+        record_rows(source, [&](const std::vector<std::string>& header) { table.header = header; }, on_row, &n_header));
+  } else {
+    for_each_delimited_row(text, delimiter, source, [&](std::vector<std::string>& row, size_t line) { on_row(row, line); });
+  }
+  return table;
+}
 
 void for_each_record(std::string_view text, char delimiter, const std::string& source,
                      const std::function<void(const std::vector<std::string>&)>& on_header,
