@@ -53,15 +53,37 @@ T kth_lower_bound(const T* row, int64_t nt, int64_t k, int64_t skip, std::vector
       if (j != skip && row[j] > mx[g]) mx[g] = row[j];
     }
   }
-  std::nth_element(mx, mx + (k - 1), mx + m, std::greater<T>());
-  return mx[k - 1];
+  // Any t with at least k maxima >= t bounds the k-th maximum from below, so bisect on the value
+  // (a vectorised count per step) instead of selecting it exactly: lo keeps >= k maxima at or
+  // above it, hi fewer; 12 steps leave a gap of 1/4096 of the maxima's range.
+  const auto [min_it, max_it] = std::minmax_element(mx, mx + m);
+  T lo = *min_it, hi = *max_it;
+  if (!std::isfinite(lo) || !std::isfinite(hi)) {  // a -inf score: select exactly
+    std::nth_element(mx, mx + (k - 1), mx + m, std::greater<T>());
+    return mx[k - 1];
+  }
+  if (cpu::count_at_least(mx, m, hi) >= k) return hi;
+  for (int step = 0; step < 12; ++step) {
+    const T mid = lo + (hi - lo) / 2;
+    if (!(mid > lo && mid < hi)) break;
+    (cpu::count_at_least(mx, m, mid) >= k ? lo : hi) = mid;
+  }
+  return lo;
 }
 
 // Feeds one row of a score tile into the row's running top-k. Columns arrive in increasing bank index, so
 // a candidate equal to the threshold never beats the kept entries (they have lower indices); a candidate
 // below `floor` (a lower bound on the final k-th score) cannot be in the top-k at all.
+struct RowScratch {
+  std::vector<float> maxima_f;
+  std::vector<double> maxima_d;
+  std::vector<int32_t> columns;
+  std::vector<float>& maxima(float) { return maxima_f; }
+  std::vector<double>& maxima(double) { return maxima_d; }
+};
+
 template <typename T>
-void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& heap, std::vector<T>& scratch) {
+void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& heap, RowScratch& scratch) {
   auto admit = [&](int64_t j) {
     const int64_t g = ctx.col0 + j;
     if ((ctx.mask != nullptr && !ctx.mask[g]) || g == ctx.self) return;
@@ -71,12 +93,19 @@ void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& h
   // pays before the row's first compaction: afterwards the running k-th best of the earlier tiles is
   // already a tighter threshold than one tile's bound.
   const bool bounded = !heap.primed() && ctx.mask == nullptr && nt >= 2 * bound_groups(heap.k());
-  const T floor = bounded ? kth_lower_bound(row, nt, heap.k(), ctx.self >= 0 ? ctx.self - ctx.col0 : -1, scratch)
-                          : -std::numeric_limits<T>::infinity();
-  int64_t j = 0;
-  for (; j < nt && !heap.primed(); ++j) {
-    if (row[j] >= floor) admit(j);
+  if (bounded) {
+    // A few percent of the row clears the floor, spread over the whole row: collect those columns
+    // in one branch-free pass, then push them.
+    const T floor = kth_lower_bound(row, nt, heap.k(), ctx.self >= 0 ? ctx.self - ctx.col0 : -1,
+                                    scratch.maxima(T{}));
+    scratch.columns.resize(nt);
+    const int64_t c = cpu::collect_at_least(row, nt, floor, scratch.columns.data());
+    for (int64_t i = 0; i < c; ++i) admit(scratch.columns[i]);
+    return;
   }
+  constexpr T floor = -std::numeric_limits<T>::infinity();
+  int64_t j = 0;
+  for (; j < nt && !heap.primed(); ++j) admit(j);
   while ((j = cpu::next_candidate(row, j, nt, heap.threshold(), floor)) < nt) admit(j++);
 }
 
@@ -97,6 +126,10 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
   heaps.reserve(Q);
   for (int64_t r = 0; r < Q; ++r) heaps.emplace_back(storage.data() + r * 2 * k, k);
 
+  at::Tensor scores = out_scores.scalar_type() == dtype ? out_scores : at::empty({Q, k}, q.options());
+  T* s_ptr = scores.mutable_data_ptr<T>();
+  int64_t* i_ptr = out_index.mutable_data_ptr<int64_t>();
+
   const int64_t nt_max = std::min<int64_t>(N, kBankTile);
   const int64_t qt_max = std::min<int64_t>(Q, kQueryTile);
   bool screened = false;
@@ -110,6 +143,7 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
     std::vector<T> b_sq(nt_max);
     for (int64_t n0 = 0; n0 < N; n0 += nt_max) {
       const int64_t nt = std::min(nt_max, N - n0);
+      const bool last_tile = n0 + nt == N;
       at::Tensor b = bank.narrow(0, n0, nt);
       if (b.scalar_type() != dtype || !b.is_contiguous()) {
         b = tile_buf.narrow(0, 0, nt).copy_(b);
@@ -127,7 +161,7 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
         at::mm_out(tile, q.narrow(0, q0, qt), b.t());
         T* tile_ptr = tile.mutable_data_ptr<T>();
         at::parallel_for(0, qt, 4, [&](int64_t rb, int64_t re) {
-          std::vector<T> scratch;
+          RowScratch scratch;
           for (int64_t r = rb; r < re; ++r) {
             T* row = tile_ptr + r * nt;
             if (metric == Metric::kL2) {  // -(|q|^2 - 2 q.b + |b|^2)
@@ -136,18 +170,19 @@ void cosine_topk_impl(const at::Tensor& query, const at::Tensor& bank, int64_t k
             }
             const ScanContext ctx{mask, exclude_self ? q0 + r : -1, n0};
             scan_row(row, nt, ctx, heaps[q0 + r], scratch);
+            // Written by the thread that scanned the row, while its buffer is still in cache.
+            if (last_tile) heaps[q0 + r].write_sorted(s_ptr + (q0 + r) * k, i_ptr + (q0 + r) * k);
           }
         });
       }
     }
   }
 
-  at::Tensor scores = out_scores.scalar_type() == dtype ? out_scores : at::empty({Q, k}, q.options());
-  T* s_ptr = scores.mutable_data_ptr<T>();
-  int64_t* i_ptr = out_index.mutable_data_ptr<int64_t>();
-  at::parallel_for(0, Q, 16, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) heaps[r].write_sorted(s_ptr + r * k, i_ptr + r * k);
-  });
+  if (screened || N == 0) {
+    at::parallel_for(0, Q, 16, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) heaps[r].write_sorted(s_ptr + r * k, i_ptr + r * k);
+    });
+  }
   if (!scores.is_same(out_scores)) out_scores.copy_(scores);
 }
 

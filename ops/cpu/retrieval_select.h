@@ -3,7 +3,11 @@
 // Order: higher score first; equal scores -> lower index first (a stable, deterministic order).
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
+
+#include "ops/cpu/vector_kernels.h"
 
 namespace stx::ops::retrieval {
 
@@ -48,6 +52,9 @@ class TopkBuffer {
   // Writes the kept entries best-first into out_s/out_i (k slots), padding with -inf / -1.
   template <typename Out>
   void write_sorted(Out* out_s, int64_t* out_i) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (n_ <= kRankedMax && write_ranked(out_s, out_i)) return;
+    }
     const int64_t m = std::min(n_, k_);
     if (n_ > k_) std::nth_element(e_, e_ + (k_ - 1), e_ + n_, EntryBefore{});
     std::sort(e_, e_ + m, EntryBefore{});
@@ -58,6 +65,38 @@ class TopkBuffer {
   }
 
  private:
+  static constexpr int64_t kRankedMax = 256;
+
+  // Small buffers: one 64-bit key per entry whose order is ranks_before (score descending in the
+  // high half, bank index in the low half), ranked by counting, so the whole buffer is selected
+  // and sorted without a branch per comparison. False (nothing written) if an index needs more
+  // than 32 bits.
+  template <typename Out>
+  bool write_ranked(Out* out_s, int64_t* out_i) {
+    uint64_t key[kRankedMax];
+    int32_t rank[kRankedMax];
+    for (int64_t j = 0; j < n_; ++j) {
+      if (e_[j].index < 0 || e_[j].index > static_cast<int64_t>(UINT32_MAX)) return false;
+      const float s = e_[j].score + 0.0f;  // -0 and +0 compare equal: give them one key
+      uint32_t bits;
+      std::memcpy(&bits, &s, sizeof bits);
+      const uint32_t ascending = (bits >> 31) != 0 ? ~bits : bits | 0x80000000u;
+      key[j] = (static_cast<uint64_t>(~ascending) << 32) | static_cast<uint64_t>(e_[j].index);
+    }
+    cpu::rank_keys(key, n_, rank);
+    for (int64_t j = n_; j < k_; ++j) {
+      out_s[j] = static_cast<Out>(-std::numeric_limits<T>::infinity());
+      out_i[j] = -1;
+    }
+    for (int64_t j = 0; j < n_; ++j) {
+      if (rank[j] < k_) {
+        out_s[rank[j]] = static_cast<Out>(e_[j].score);
+        out_i[rank[j]] = e_[j].index;
+      }
+    }
+    return true;
+  }
+
   void compact() {
     std::nth_element(e_, e_ + (k_ - 1), e_ + n_, EntryBefore{});
     n_ = k_;

@@ -59,6 +59,28 @@ inline bool used(const int64_t* idx, const bool* keep, int64_t j) {
   return idx[j] >= 0 && (keep == nullptr || keep[j]);
 }
 
+// out = sum of w[j] * bank row idx[j] over the used neighbours j (w is overwritten). float/double
+// rows go through one register-blocked pass; reduced precision accumulates in A row by row.
+template <typename A, typename S>
+void weighted_neighbour_sum(const int64_t* idx, const bool* keep, int64_t K, A* w, const S* bank, int64_t G, S* out,
+                            std::vector<const S*>& rows, std::vector<A>& acc) {
+  if constexpr (std::is_same_v<S, A>) {
+    int64_t m = 0;
+    for (int64_t j = 0; j < K; ++j) {
+      if (!used(idx, keep, j)) continue;
+      rows[m] = bank + idx[j] * G;
+      w[m++] = w[j];  // m <= j: compacting in place reads each weight before overwriting it
+    }
+    cpu::weighted_row_sum(rows.data(), w, m, G, out);
+  } else {
+    acc.assign(G, A(0));
+    for (int64_t j = 0; j < K; ++j) {
+      if (used(idx, keep, j)) add_scaled(w[j], bank + idx[j] * G, acc.data(), G);
+    }
+    for (int64_t g = 0; g < G; ++g) out[g] = static_cast<S>(acc[g]);
+  }
+}
+
 std::tuple<at::Tensor, at::Tensor> soft_labels_cpu(const at::Tensor& index, const at::Tensor& scores,
                                                    const std::optional<at::Tensor>& keep,
                                                    const at::Tensor& bank_values, c10::string_view weighting,
@@ -78,21 +100,15 @@ std::tuple<at::Tensor, at::Tensor> soft_labels_cpu(const at::Tensor& index, cons
     scalar_t* cp = conf.mutable_data_ptr<scalar_t>();
     const acc_t inv_temp = static_cast<acc_t>(1.0 / temperature);
     at::parallel_for(0, in.Q, 8, [&](int64_t b, int64_t e) {
-      std::vector<acc_t> w(in.K), row(in.G);
+      std::vector<acc_t> w(in.K), row;
+      std::vector<const scalar_t*> used_rows(in.K);
       for (int64_t q = b; q < e; ++q) {
         const int64_t* iq = ip + q * in.K;
         const bool* kq = kp ? kp + q * in.K : nullptr;
         acc_t c;
         row_weights<acc_t, scalar_t>(iq, sp + q * in.K, kq, in.K, mode, inv_temp, w.data(), &c);
         cp[q] = static_cast<scalar_t>(c);
-        std::fill(row.begin(), row.end(), acc_t(0));
-        for (int64_t j = 0; j < in.K; ++j) {
-          if (!used(iq, kq, j)) continue;
-          const scalar_t* src = bp + iq[j] * in.G;
-          const acc_t wj = w[j];
-          add_scaled(wj, src, row.data(), in.G);
-        }
-        for (int64_t g = 0; g < in.G; ++g) op[q * in.G + g] = static_cast<scalar_t>(row[g]);
+        weighted_neighbour_sum(iq, kq, in.K, w.data(), bp, in.G, op + q * in.G, used_rows, row);
       }
     });
   });

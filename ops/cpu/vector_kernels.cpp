@@ -49,7 +49,76 @@ inline int64_t next_candidate_impl(const T* x, int64_t from, int64_t n, T above,
   return n;
 }
 
+// Four rows per pass over y, so y is loaded and stored once per four rows (a plain inner loop over
+// the columns, which every version vectorises).
+template <typename T>
+inline void weighted_row_sum_impl(const T* const* rows, const T* w, int64_t m, int64_t d, T* __restrict__ y) {
+  int64_t r = 0;
+  for (int64_t j = 0; j < d; ++j) y[j] = 0;
+  for (; r + 4 <= m; r += 4) {
+    const T *__restrict__ x0 = rows[r], *__restrict__ x1 = rows[r + 1], *__restrict__ x2 = rows[r + 2],
+                          *__restrict__ x3 = rows[r + 3];
+    const T a0 = w[r], a1 = w[r + 1], a2 = w[r + 2], a3 = w[r + 3];
+    for (int64_t j = 0; j < d; ++j) y[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
+  }
+  for (; r < m; ++r) {
+    const T* __restrict__ x = rows[r];
+    const T a = w[r];
+    for (int64_t j = 0; j < d; ++j) y[j] += a * x[j];
+  }
+}
+
+template <typename T>
+inline int64_t collect_at_least_impl(const T* x, int64_t n, T at_least, int32_t* __restrict__ out) {
+  int64_t c = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    out[c] = static_cast<int32_t>(j);
+    c += x[j] >= at_least;
+  }
+  return c;
+}
+
+template <typename T>
+inline int64_t count_at_least_impl(const T* x, int64_t n, T t) {
+  int64_t c = 0;
+  for (int64_t j = 0; j < n; ++j) c += x[j] >= t;
+  return c;
+}
+
 }  // namespace
+
+// Counts for a block of 32 keys at once: each key[j] is compared against the whole block, so the
+// counters stay in vector lanes with no horizontal sum per key.
+STX_MULTIVERSION void rank_keys(const uint64_t* key, int64_t n, int32_t* rank) {
+  constexpr int64_t kBlock = 32;
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    uint64_t ki[kBlock];
+    uint64_t count[kBlock] = {};
+    const int64_t m = n - i0 < kBlock ? n - i0 : kBlock;
+    for (int64_t l = 0; l < kBlock; ++l) ki[l] = l < m ? key[i0 + l] : 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const uint64_t kj = key[j];
+      for (int64_t l = 0; l < kBlock; ++l) count[l] += kj < ki[l];
+    }
+    for (int64_t l = 0; l < m; ++l) rank[i0 + l] = static_cast<int32_t>(count[l]);
+  }
+}
+
+STX_MULTIVERSION void weighted_row_sum(const float* const* rows, const float* w, int64_t m, int64_t d, float* y) {
+  weighted_row_sum_impl(rows, w, m, d, y);
+}
+STX_MULTIVERSION void weighted_row_sum(const double* const* rows, const double* w, int64_t m, int64_t d, double* y) {
+  weighted_row_sum_impl(rows, w, m, d, y);
+}
+
+STX_MULTIVERSION int64_t collect_at_least(const float* x, int64_t n, float at_least, int32_t* out) {
+  return collect_at_least_impl(x, n, at_least, out);
+}
+STX_MULTIVERSION int64_t collect_at_least(const double* x, int64_t n, double at_least, int32_t* out) {
+  return collect_at_least_impl(x, n, at_least, out);
+}
+STX_MULTIVERSION int64_t count_at_least(const float* x, int64_t n, float t) { return count_at_least_impl(x, n, t); }
+STX_MULTIVERSION int64_t count_at_least(const double* x, int64_t n, double t) { return count_at_least_impl(x, n, t); }
 
 STX_MULTIVERSION void max_into(const float* x, int64_t rows, int64_t m, float* mx) { max_into_impl(x, rows, m, mx); }
 STX_MULTIVERSION void max_into(const double* x, int64_t rows, int64_t m, double* mx) {

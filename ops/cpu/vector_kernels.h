@@ -20,11 +20,28 @@ void axpy(double a, const double* x, double* y, int64_t d);
 // mx[g] = max(mx[g], x[c * m + g]) over the rows c of a [rows, m] block (NaN never wins).
 void max_into(const float* x, int64_t rows, int64_t m, float* mx);
 void max_into(const double* x, int64_t rows, int64_t m, double* mx);
+// y = sum_r w[r] * rows[r] over m rows of length d (y is written, not accumulated): each block of
+// columns is summed in registers, so y is stored once instead of once per row.
+void weighted_row_sum(const float* const* rows, const float* w, int64_t m, int64_t d, float* y);
+void weighted_row_sum(const double* const* rows, const double* w, int64_t m, int64_t d, double* y);
+
 // First j in [from, n) with x[j] > above and x[j] >= at_least, or n.
 int64_t next_candidate(const float* x, int64_t from, int64_t n, float above, float at_least);
 int64_t next_candidate(const double* x, int64_t from, int64_t n, double above, double at_least);
 // First j in [from, n) with x[j] > above, or n.
 int64_t next_candidate(const int32_t* x, int64_t from, int64_t n, int32_t above);
+
+// Writes every j in [0, n) with x[j] >= at_least to out (ascending) and returns how many: one
+// branch-free pass, for rows where a good fraction of the columns qualify.
+int64_t collect_at_least(const float* x, int64_t n, float at_least, int32_t* out);
+int64_t collect_at_least(const double* x, int64_t n, double at_least, int32_t* out);
+// Number of j in [0, n) with x[j] >= t.
+int64_t count_at_least(const float* x, int64_t n, float t);
+int64_t count_at_least(const double* x, int64_t n, double t);
+
+// rank[i] = number of j with key[j] < key[i]: the sorted position of key i when the keys are
+// distinct. O(n^2) compares, all vectorised, so faster than a comparison sort for a few hundred keys.
+void rank_keys(const uint64_t* key, int64_t n, int32_t* rank);
 
 // out[i] = base[offset[i]] (a gather, vectorised where the instruction set has one).
 void gather(const float* base, const int32_t* offset, int64_t n, float* out);

@@ -104,6 +104,15 @@ def test_signed_zero_scores_tie_by_index(device, dtype):
     assert index[0].tolist() == [3, 0, 1, 2, 4] and scores[0, 1:].abs().max() == 0
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_merge_topk_signed_zero_scores_tie_by_index(dtype):
+    # A GEMM may not keep the sign of a zero dot product; merge_topk takes the scores as given.
+    scores = torch.tensor([[[0.0, -0.0, 0.5, 0.0, -0.0]]], dtype=dtype)
+    index = torch.tensor([[[5, 2, 7, 9, 1]]])
+    s, i = stx.ops.merge_topk(scores, index, 5)
+    assert i[0].tolist() == [7, 1, 2, 5, 9] and s[0, 1:].abs().max() == 0
+
+
 @pytest.mark.parametrize("device", devices())
 def test_mask_and_exclude_self(device):
     g = torch.Generator().manual_seed(5)
