@@ -125,16 +125,18 @@ def test_mask_and_exclude_self(device):
 
 
 @pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("k", [1, 40, 100])
-def test_long_rows_with_ties_and_exclude_self(device, k):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("k", [1, 40, 100, 200])
+def test_long_rows_with_ties_and_exclude_self(device, dtype, k):
     # Rows long enough for the kernel's group-maxima lower bound on the k-th score; small-integer
-    # vectors make many exact ties, duplicates sit on both sides of the self column.
+    # vectors make many exact ties (exact in float32 too), duplicates sit on both sides of the self
+    # column. float32 with k <= 128 ends in the ranked sort of the buffer, k = 200 in the sort.
     g = torch.Generator().manual_seed(k)
-    bank = torch.randint(-2, 3, (1500, 4), generator=g).double()
+    bank = torch.randint(-2, 3, (1500, 4), generator=g).to(dtype)
     bank[[7, 300, 301, 1499]] = bank[300].clone()
     for exclude_self in (False, True):
         got = stx.ops.cosine_topk(bank[:400].to(device), bank.to(device), k, "ip", None, exclude_self)
-        assert_topk_equal(got, reference_topk(bank[:400], bank, k, "ip", None, exclude_self))
+        assert_topk_equal(got, reference_topk(bank[:400].double(), bank.double(), k, "ip", None, exclude_self))
 
 
 def test_float32_and_bfloat16_close_to_float64():
