@@ -4,22 +4,13 @@
 
 #include <ATen/ATen.h>
 
+#include "datasets/string_intern.h"
 #include "datasets/vector_tensor.h"
 
 #include <cmath>
-#include <unordered_map>
 
 namespace stx::data {
-namespace {
-
-// Index of `name` in `names`, appending it on first sight.
-int64_t intern(const std::string& name, std::vector<std::string>& names, std::unordered_map<std::string, int64_t>& ids) {
-  const auto [it, added] = ids.emplace(name, static_cast<int64_t>(names.size()));
-  if (added) names.push_back(name);
-  return it->second;
-}
-
-}  // namespace
+using detail::intern;
 
 Transcripts read_cosmx_transcripts(const std::string& path) {
   int64_t c_fov = 0, c_cell = 0, c_xg = 0, c_yg = 0, c_xl = 0, c_yl = 0, c_z = 0, c_gene = 0, c_comp = -1;

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include <stx/data/cosmx.h>
@@ -78,4 +79,22 @@ TEST(CellLevel, CosmxMaskAndCounts) {
   const at::Tensor counts = cosmx_cell_counts(tx, 2, mask.max().item<int64_t>() + 1);
   EXPECT_EQ(counts.sum().item<int64_t>(), tx.fov.eq(2).sum().item<int64_t>());
   EXPECT_EQ(counts.size(1), static_cast<int64_t>(tx.genes.size()));
+}
+
+TEST(CellLevel, XeniumTranscriptCountsPerCell) {
+  const fs::path root = stx::testing::data_root() / "xenium-sfe-toy";
+  if (!fs::exists(root)) GTEST_SKIP() << "real data missing: " << root;
+  const CellTable cells = read_xenium_cells((root / "cells.csv.gz").string());
+  const XeniumTranscripts tx = read_xenium_transcripts((root / "transcripts.csv.gz").string());
+  ASSERT_EQ(tx.xyz_um.sizes(), at::IntArrayRef({5260, 3}));
+  const at::Tensor all = xenium_cell_counts(tx, cells.cell_ids, std::nullopt, -INFINITY);
+  const at::Tensor nuclear = xenium_cell_counts(tx, cells.cell_ids, std::nullopt, -INFINITY, /*nucleus_only=*/true);
+  EXPECT_EQ(all.sizes(), at::IntArrayRef({526, static_cast<int64_t>(tx.genes.size())}));
+  EXPECT_TRUE(nuclear.le(all).all().item<bool>());
+  // Every counted transcript is assigned; the nuclear ones are exactly those flagged overlapping.
+  const at::Tensor assigned = tx.cell.ge(0);
+  EXPECT_LE(all.sum().item<int64_t>(), assigned.sum().item<int64_t>());
+  EXPECT_GT(all.sum().item<int64_t>(), assigned.sum().item<int64_t>() - 100);  // 3 cropped-away cells
+  EXPECT_LE(nuclear.sum().item<int64_t>(), assigned.logical_and(tx.overlaps_nucleus).sum().item<int64_t>());
+  EXPECT_GT(nuclear.sum().item<int64_t>(), 2000);
 }

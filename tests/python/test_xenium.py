@@ -176,3 +176,96 @@ def test_bad_files_name_the_problem(tmp_path):
         sdata.rasterize_polygons(v, o, 4, 4, labels=torch.ones(1))
     with pytest.raises(ValueError, match="labels must be \\[P\\]=\\[1\\]"):
         sdata.rasterize_polygons(v, o, 4, 4, labels=torch.ones(2, dtype=torch.long))
+
+
+@pytest.mark.realdata
+def test_transcripts_match_pandas(stx_data):
+    path = stx_data / XENIUM / "transcripts.csv.gz"
+    got = sdata.read_xenium_transcripts(path)
+    ref = pd.read_csv(path)
+    assert got.transcript_id.tolist() == ref["transcript_id"].tolist()
+    assert torch.equal(got.xyz_um, torch.tensor(ref[["x_location", "y_location", "z_location"]].to_numpy()))
+    assert torch.equal(got.qv, torch.tensor(ref["qv"].to_numpy()))
+    assert torch.equal(got.nucleus_distance, torch.tensor(ref["nucleus_distance"].to_numpy()))
+    assert got.overlaps_nucleus.tolist() == (ref["overlaps_nucleus"] == 1).tolist()
+    assert [got.genes[g] for g in got.gene.tolist()] == ref["feature_name"].tolist()
+    cell_names = [got.cell_ids[c] if c >= 0 else "UNASSIGNED" for c in got.cell.tolist()]
+    assert cell_names == ref["cell_id"].tolist() and (got.cell == -1).sum() == (ref["cell_id"] == "UNASSIGNED").sum() > 0
+    assert got.genes == list(dict.fromkeys(ref["feature_name"])) and "UNASSIGNED" not in got.cell_ids
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("min_qv,nucleus_only", [(20.0, False), (40.0, False), (20.0, True), (float("-inf"), True)])
+def test_cell_counts_match_a_pandas_crosstab(stx_data, min_qv, nucleus_only):
+    tx_path = stx_data / XENIUM / "transcripts.csv.gz"
+    cells = sdata.read_xenium_cells(stx_data / XENIUM / "cells.csv.gz")
+    matrix = sdata.read_10x_h5(stx_data / XENIUM / "cell_feature_matrix.h5")
+    got = sdata.xenium_cell_counts(sdata.read_xenium_transcripts(tx_path), cells.cell_ids, matrix.feature_names,
+                                   min_qv, nucleus_only)
+    ref = pd.read_csv(tx_path)
+    ref = ref[(ref["qv"] >= min_qv) & (ref["cell_id"] != "UNASSIGNED") & (ref["overlaps_nucleus"] == 1 if nucleus_only else True)]
+    table = pd.crosstab(ref["cell_id"], ref["feature_name"]).reindex(index=cells.cell_ids, columns=matrix.feature_names,
+                                                                     fill_value=0)
+    assert got.dtype == torch.int64 and got.shape == (len(cells.cell_ids), len(matrix.feature_names))
+    assert torch.equal(got, torch.tensor(table.to_numpy()))
+    assert 0 < got.sum() <= len(ref)  # the 3 cropped-away cells' transcripts are not counted
+
+
+@pytest.mark.realdata
+def test_cell_counts_are_a_subsample_of_the_cell_feature_matrix(stx_data):
+    # The crop ships a subsample of the run's transcripts: per cell and gene, never more than the
+    # matrix Xenium built from all of them, with rows and columns joined by name.
+    cells = sdata.read_xenium_cells(stx_data / XENIUM / "cells.csv.gz")
+    matrix = sdata.read_10x_h5(stx_data / XENIUM / "cell_feature_matrix.h5", dense=True)
+    tx = sdata.read_xenium_transcripts(stx_data / XENIUM / "transcripts.csv.gz")
+    counts = sdata.xenium_cell_counts(tx, matrix.barcodes, matrix.feature_names)
+    dense = matrix.counts if matrix.counts.shape[0] == len(matrix.barcodes) else matrix.counts.T
+    assert dense.shape == counts.shape and (counts <= dense.to(torch.int64)).all() and counts.sum() > 5000
+    assert torch.equal(sdata.xenium_cell_counts(tx, cells.cell_ids, matrix.feature_names).sum(1) > 0,
+                       counts[[matrix.barcodes.index(c) for c in cells.cell_ids]].sum(1) > 0)
+
+
+@pytest.mark.realdata
+def test_assigned_transcripts_lie_in_their_cell_polygon(stx_data):
+    from matplotlib.path import Path
+
+    tx = sdata.read_xenium_transcripts(stx_data / XENIUM / "transcripts.csv.gz")
+    polys = sdata.read_xenium_polygons(stx_data / XENIUM / "cell_boundaries.csv.gz")
+    where = {cid: Path(polys.vertices[polys.offsets[p]:polys.offsets[p + 1]].numpy()) for p, cid in enumerate(polys.ids)}
+    inside = [where[tx.cell_ids[c]].contains_point(tx.xyz_um[t, :2].tolist())
+              for t, c in enumerate(tx.cell.tolist()) if c >= 0 and tx.cell_ids[c] in where]
+    assert len(inside) > 5000 and np.mean(inside) > 0.97  # y/x swapped or rows shifted: far below
+
+
+def test_transcripts_bad_files_and_arguments(tmp_path):
+    header = "transcript_id,cell_id,overlaps_nucleus,feature_name,x_location,y_location,z_location,qv\n"
+    ok = header + "1,a-1,1,G1,1.0,2.0,3.0,40\n2,UNASSIGNED,0,G2,1.5,2.5,3.5,10\n3,-1,0,G1,0,0,0,25.5\n4,b-1,0,G2,9,9,9,30\n"
+    tx = sdata.read_xenium_transcripts(write(tmp_path, "ok.csv", ok))
+    assert tx.cell.tolist() == [0, -1, -1, 1] and tx.cell_ids == ["a-1", "b-1"] and tx.nucleus_distance.isnan().all()
+    counts = sdata.xenium_cell_counts(tx, ["b-1", "c-1", "a-1"], ["G2", "G1", "G3"])
+    assert counts.tolist() == [[1, 0, 0], [0, 0, 0], [0, 1, 0]]
+    assert sdata.xenium_cell_counts(tx, ["a-1", "b-1"], nucleus_only=True).tolist() == [[1, 0], [0, 0]]
+    assert sdata.xenium_cell_counts(tx, ["a-1", "b-1"], min_qv=35).tolist() == [[1, 0], [0, 0]]
+    with pytest.raises(ValueError, match="cell_ids repeats 'a-1'"):
+        sdata.xenium_cell_counts(tx, ["a-1", "a-1"])
+    with pytest.raises(ValueError, match="genes repeats 'G1'"):
+        sdata.xenium_cell_counts(tx, ["a-1"], ["G1", "G1"])
+    with pytest.raises(ValueError, match="min_qv is NaN"):
+        sdata.xenium_cell_counts(tx, ["a-1"], min_qv=float("nan"))
+    with pytest.raises(ValueError, match="missing column 'qv'"):
+        sdata.read_xenium_transcripts(write(tmp_path, "a.csv", header.replace(",qv", "") + "1,a,1,G,1,2,3\n"))
+    with pytest.raises(ValueError, match="line 2: overlaps_nucleus must be 0 or 1, got 2"):
+        sdata.read_xenium_transcripts(write(tmp_path, "b.csv", header + "1,a,2,G,1,2,3,40\n"))
+    with pytest.raises(ValueError, match="line 3: empty cell_id"):
+        sdata.read_xenium_transcripts(write(tmp_path, "c.csv", header + "1,a,1,G,1,2,3,40\n2,,1,G,1,2,3,40\n"))
+    with pytest.raises(ValueError, match="line 2: location must be finite"):
+        sdata.read_xenium_transcripts(write(tmp_path, "d.csv", header + "1,a,1,G,inf,2,3,40\n"))
+    with pytest.raises(ValueError, match="line 2 qv"):
+        sdata.read_xenium_transcripts(write(tmp_path, "e.csv", header + "1,a,1,G,1,2,3,high\n"))
+    with pytest.raises(ValueError, match="line 2: qv is NaN"):
+        sdata.read_xenium_transcripts(write(tmp_path, "f.csv", header + "1,a,1,G,1,2,3,nan\n"))
+    whole = gzip.compress((header + "".join(f"{i},a,1,G,1,2,3,40\n" for i in range(5000))).encode())
+    truncated = tmp_path / "t.csv.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="t.csv.gz"):
+        sdata.read_xenium_transcripts(truncated)

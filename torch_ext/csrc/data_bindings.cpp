@@ -228,6 +228,25 @@ STX_PYTHON_BINDING(data) {
     });
   }, py::arg("vertices"), py::arg("offsets"), py::arg("height"), py::arg("width"), py::arg("pixel_size"),
         py::arg("origin_x"), py::arg("origin_y"), py::arg("labels"));
+  py::class_<XeniumTranscripts>(d, "XeniumTranscripts")
+      .def_readonly("transcript_id", &XeniumTranscripts::transcript_id)
+      .def_readonly("cell", &XeniumTranscripts::cell)
+      .def_readonly("cell_ids", &XeniumTranscripts::cell_ids)
+      .def_readonly("overlaps_nucleus", &XeniumTranscripts::overlaps_nucleus)
+      .def_readonly("gene", &XeniumTranscripts::gene)
+      .def_readonly("genes", &XeniumTranscripts::genes)
+      .def_readonly("xyz_um", &XeniumTranscripts::xyz_um)
+      .def_readonly("qv", &XeniumTranscripts::qv)
+      .def_readonly("nucleus_distance", &XeniumTranscripts::nucleus_distance);
+  d.def("read_xenium_transcripts", [](const std::string& path) {
+    py::gil_scoped_release nogil;
+    return as_value_error([&] { return read_xenium_transcripts(path); });
+  }, py::arg("path"));
+  d.def("xenium_cell_counts", [](const XeniumTranscripts& tx, const std::vector<std::string>& cell_ids,
+                                 const std::optional<std::vector<std::string>>& genes, double min_qv, bool nucleus_only) {
+    py::gil_scoped_release nogil;
+    return as_value_error([&] { return xenium_cell_counts(tx, cell_ids, genes, min_qv, nucleus_only); });
+  }, py::arg("transcripts"), py::arg("cell_ids"), py::arg("genes"), py::arg("min_qv"), py::arg("nucleus_only"));
   py::class_<Transcripts>(d, "Transcripts")
       .def_readonly("fov", &Transcripts::fov)
       .def_readonly("cell_id", &Transcripts::cell_id)

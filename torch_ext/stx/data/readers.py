@@ -8,7 +8,7 @@ full-resolution image pixels. Bad input raises ``ValueError`` naming the file, f
 from __future__ import annotations
 
 import os
-from typing import Union
+from typing import Sequence, Union
 
 import torch
 
@@ -26,12 +26,14 @@ Column = _core.Column
 CellTable = _core.CellTable
 Polygons = _core.Polygons
 Transcripts = _core.Transcripts
+XeniumTranscripts = _core.XeniumTranscripts
 
 __all__ = [
     "FeatureMatrix", "SpatialSample", "AnnData", "DataFrame", "Column",
     "read_10x_h5", "read_10x_mtx", "write_10x_h5", "read_visium", "read_legacy_st", "read_h5ad", "read_hest",
     "to_pandas", "open_image", "CellTable", "Polygons", "read_xenium_cells", "read_xenium_polygons",
     "rasterize_polygons", "Transcripts", "read_cosmx_transcripts", "cosmx_cell_counts",
+    "XeniumTranscripts", "read_xenium_transcripts", "xenium_cell_counts",
 ]
 
 
@@ -127,6 +129,23 @@ def rasterize_polygons(vertices: torch.Tensor, offsets: torch.Tensor, height: in
     polygon whose interior (even-odd rule) contains its centre, else 0."""
     return _core.rasterize_polygons(vertices, offsets, int(height), int(width), float(pixel_size),
                                     float(origin[0]), float(origin[1]), labels)
+
+
+def read_xenium_transcripts(path: PathLike) -> XeniumTranscripts:
+    """A Xenium ``transcripts.csv[.gz]``, one row per decoded transcript: ``transcript_id``, ``cell`` (index
+    into ``cell_ids``, -1 = UNASSIGNED), ``overlaps_nucleus`` (bool), ``gene`` (index into ``genes``, which
+    include control probes), ``xyz_um`` [T, 3] float64, ``qv`` and ``nucleus_distance`` (NaN if absent)."""
+    return _core.read_xenium_transcripts(os.fspath(path))
+
+
+def xenium_cell_counts(transcripts: XeniumTranscripts, cell_ids: Sequence[str], genes: Sequence[str] | None = None,
+                       min_qv: float = 20.0, nucleus_only: bool = False) -> torch.Tensor:
+    """Counts per cell, int64 [len(cell_ids), len(genes)]: row c is cell ``cell_ids[c]`` (e.g. the cell
+    table's order), column g is feature ``genes[g]`` (default ``transcripts.genes``). Only transcripts with
+    ``qv >= min_qv`` (Xenium's cell-feature matrix uses 20) and, with ``nucleus_only``, overlapping the
+    nucleus count; transcripts of cells or features outside the lists are left out."""
+    return _core.xenium_cell_counts(transcripts, list(cell_ids), None if genes is None else list(genes),
+                                    float(min_qv), bool(nucleus_only))
 
 
 def read_cosmx_transcripts(path: PathLike) -> Transcripts:
