@@ -22,5 +22,6 @@ at::Tensor decode_jpeg(const std::string& path);
 ImageInfo probe_tiff(const std::string& path);
 at::Tensor decode_tiff(const std::string& path);
 at::Tensor decode_tiff_labels(const std::string& path);
+at::Tensor decode_tiff_planes(const std::string& path);
 
 }  // namespace stx::data::detail

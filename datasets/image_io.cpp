@@ -107,6 +107,12 @@ at::Tensor read_label_mask(const std::string& path) {
   return detail::decode_tiff_labels(path);
 }
 
+at::Tensor read_image_planes(const std::string& path) {
+  TORCH_CHECK(sniff_image_format(path) == ImageFormat::TIFF, "read_image_planes: '", path,
+              "' is not a TIFF file (raw planes are read from TIFF/OME-TIFF; use read_image for PNG/JPEG)");
+  return detail::decode_tiff_planes(path);
+}
+
 void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc) {
   TORCH_CHECK(rgb_u8_hwc.scalar_type() == at::kByte, "write_png: image must be uint8, got ",
               rgb_u8_hwc.scalar_type());

@@ -61,10 +61,11 @@ struct TiffLayout {
   }
 };
 
-TiffLayout read_layout(TiffFile& f, const std::string& path) {
+// The current directory's layout; `op` names the caller in errors.
+TiffLayout read_layout(TiffFile& f, const std::string& path, const char* op = "read_image") {
   TiffLayout l;
   TORCH_CHECK(TIFFGetField(f.tif, TIFFTAG_IMAGEWIDTH, &l.width) && TIFFGetField(f.tif, TIFFTAG_IMAGELENGTH, &l.height),
-              "read_image: '", path, "' has no ImageWidth/ImageLength tag");
+              op, ": '", path, "' has no ImageWidth/ImageLength tag");
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_BITSPERSAMPLE, &l.bits);
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLESPERPIXEL, &l.samples);
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_PLANARCONFIG, &l.planar);
@@ -73,10 +74,17 @@ TiffLayout read_layout(TiffFile& f, const std::string& path) {
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_EXTRASAMPLES, &l.extra, &extra_types);
   if (!TIFFGetField(f.tif, TIFFTAG_PHOTOMETRIC, &l.photometric))
     l.photometric = l.samples >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
+  TORCH_CHECK(l.width > 0 && l.height > 0, op, ": '", path, "' has an empty image (", l.width, "x", l.height, ")");
+  return l;
+}
+
+// read_image returns uint8: deeper samples would need a rescaling that silently changes values.
+TiffLayout read_uint8_layout(TiffFile& f, const std::string& path) {
+  const TiffLayout l = read_layout(f, path);
   TORCH_CHECK(l.bits <= 8 && l.sample_format == SAMPLEFORMAT_UINT, "read_image: '", path, "' has ", l.bits,
               "-bit ", l.sample_format == SAMPLEFORMAT_IEEEFP ? "float" : "integer",
-              " samples; only 8-bit (or fewer) unsigned TIFFs decode to uint8 without rescaling");
-  TORCH_CHECK(l.width > 0 && l.height > 0, "read_image: '", path, "' has an empty image (", l.width, "x", l.height, ")");
+              " samples; only 8-bit (or fewer) unsigned TIFFs decode to uint8 without rescaling "
+              "(read_image_planes returns the raw samples)");
   return l;
 }
 
@@ -181,6 +189,60 @@ void decode_labels_as(TiffFile& f, const std::string& path, at::Tensor& out) {
               });
 }
 
+// Calls fn(S{}) with S the C++ type of a TIFF (sample format, bits per sample) pair, once per image
+// rather than per pixel; false when the pair has no such type (1/4/12-bit, complex, ...).
+template <typename Fn>
+bool with_sample_type(uint16_t format, uint16_t bits, Fn&& fn) {
+  switch (format * 1000 + bits) {
+    case SAMPLEFORMAT_UINT * 1000 + 8: fn(uint8_t{}); return true;
+    case SAMPLEFORMAT_UINT * 1000 + 16: fn(uint16_t{}); return true;
+    case SAMPLEFORMAT_UINT * 1000 + 32: fn(uint32_t{}); return true;
+    case SAMPLEFORMAT_UINT * 1000 + 64: fn(uint64_t{}); return true;
+    case SAMPLEFORMAT_INT * 1000 + 8: fn(int8_t{}); return true;
+    case SAMPLEFORMAT_INT * 1000 + 16: fn(int16_t{}); return true;
+    case SAMPLEFORMAT_INT * 1000 + 32: fn(int32_t{}); return true;
+    case SAMPLEFORMAT_INT * 1000 + 64: fn(int64_t{}); return true;
+    case SAMPLEFORMAT_IEEEFP * 1000 + 32: fn(float{}); return true;
+    case SAMPLEFORMAT_IEEEFP * 1000 + 64: fn(double{}); return true;
+    default: return false;
+  }
+}
+
+constexpr const char* kPlanesOp = "read_image_planes";
+
+// The tensor type that holds every value of sample type S exactly (torch has no uint16/uint32
+// arithmetic worth the name, so those widen to int32/int64).
+template <typename S>
+using PlaneValue = std::conditional_t<
+    std::is_same_v<S, uint16_t>, int32_t,
+    std::conditional_t<std::is_same_v<S, uint32_t> || std::is_same_v<S, uint64_t>, int64_t, S>>;
+
+// Decodes the current directory (contiguous samples of type S) into out [samples, H, W].
+template <typename S>
+void decode_planes_as(TiffFile& f, const std::string& path, int64_t page, at::Tensor& out) {
+  using O = PlaneValue<S>;
+  const int64_t C = out.size(0), H = out.size(1), W = out.size(2);
+  O* o = out.data_ptr<O>();
+  read_blocks(f, H, W, C * int64_t(sizeof(S)), kPlanesOp, path,
+              [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
+                for (int64_t r = 0; r < rows; ++r) {
+                  const uint8_t* s = src + r * pitch;
+                  for (int64_t c = 0; c < cols; ++c) {
+                    for (int64_t k = 0; k < C; ++k, s += sizeof(S)) {
+                      S v;
+                      std::memcpy(&v, s, sizeof(S));
+                      if constexpr (std::is_same_v<S, uint64_t>) {
+                        TORCH_CHECK(v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), kPlanesOp, ": '",
+                                    path, "' page ", page, " pixel (row ", y0 + r, ", col ", x0 + c,
+                                    ") does not fit int64");
+                      }
+                      o[(k * H + y0 + r) * W + x0 + c] = static_cast<O>(v);
+                    }
+                  }
+                }
+              });
+}
+
 void decode_rgba(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
   char emsg[1024] = {0};
   TORCH_CHECK(TIFFRGBAImageOK(f.tif, emsg), "read_image: '", path, "' has a TIFF layout libtiff cannot convert: ", emsg);
@@ -201,44 +263,26 @@ void decode_rgba(TiffFile& f, const TiffLayout& l, const std::string& path, at::
 
 ImageInfo probe_tiff(const std::string& path) {
   TiffFile f(path);
-  const TiffLayout l = read_layout(f, path);
+  const TiffLayout l = read_uint8_layout(f, path);
   return {l.width, l.height, l.has_alpha() ? 4 : 3, ImageFormat::TIFF};
 }
 
 at::Tensor decode_tiff_labels(const std::string& path) {
   TiffFile f(path, kLabelOp);
-  uint32_t width = 0, height = 0;
-  uint16_t bits = 1, samples = 1, format = SAMPLEFORMAT_UINT;
-  TORCH_CHECK(TIFFGetField(f.tif, TIFFTAG_IMAGEWIDTH, &width) && TIFFGetField(f.tif, TIFFTAG_IMAGELENGTH, &height),
-              kLabelOp, ": '", path, "' has no ImageWidth/ImageLength tag");
-  TIFFGetFieldDefaulted(f.tif, TIFFTAG_BITSPERSAMPLE, &bits);
-  TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLESPERPIXEL, &samples);
-  TIFFGetFieldDefaulted(f.tif, TIFFTAG_SAMPLEFORMAT, &format);
-  TORCH_CHECK(samples == 1, kLabelOp, ": '", path, "' has ", samples, " samples per pixel; a label mask has one");
-  at::Tensor out = at::empty({int64_t(height), int64_t(width)}, at::kLong);
-  // (format, bits) -> sample type, dispatched once per image rather than per pixel.
-  const int key = format * 1000 + bits;
-  switch (key) {
-    case SAMPLEFORMAT_UINT * 1000 + 8: decode_labels_as<uint8_t>(f, path, out); break;
-    case SAMPLEFORMAT_UINT * 1000 + 16: decode_labels_as<uint16_t>(f, path, out); break;
-    case SAMPLEFORMAT_UINT * 1000 + 32: decode_labels_as<uint32_t>(f, path, out); break;
-    case SAMPLEFORMAT_UINT * 1000 + 64: decode_labels_as<uint64_t>(f, path, out); break;
-    case SAMPLEFORMAT_INT * 1000 + 8: decode_labels_as<int8_t>(f, path, out); break;
-    case SAMPLEFORMAT_INT * 1000 + 16: decode_labels_as<int16_t>(f, path, out); break;
-    case SAMPLEFORMAT_INT * 1000 + 32: decode_labels_as<int32_t>(f, path, out); break;
-    case SAMPLEFORMAT_INT * 1000 + 64: decode_labels_as<int64_t>(f, path, out); break;
-    case SAMPLEFORMAT_IEEEFP * 1000 + 32: decode_labels_as<float>(f, path, out); break;
-    case SAMPLEFORMAT_IEEEFP * 1000 + 64: decode_labels_as<double>(f, path, out); break;
-    default:
-      TORCH_CHECK(false, kLabelOp, ": '", path, "' has ", bits, "-bit samples of format ", format,
-                  "; expected 8/16/32/64-bit integers or 32/64-bit floats holding integers");
-  }
+  const TiffLayout l = read_layout(f, path, kLabelOp);
+  TORCH_CHECK(l.samples == 1, kLabelOp, ": '", path, "' has ", l.samples, " samples per pixel; a label mask has one");
+  at::Tensor out = at::empty({int64_t(l.height), int64_t(l.width)}, at::kLong);
+  const bool known = with_sample_type(l.sample_format, l.bits, [&](auto sample) {
+    decode_labels_as<decltype(sample)>(f, path, out);
+  });
+  TORCH_CHECK(known, kLabelOp, ": '", path, "' has ", l.bits, "-bit samples of format ", l.sample_format,
+              "; expected 8/16/32/64-bit integers or 32/64-bit floats holding integers");
   return out;
 }
 
 at::Tensor decode_tiff(const std::string& path) {
   TiffFile f(path);
-  const TiffLayout l = read_layout(f, path);
+  const TiffLayout l = read_uint8_layout(f, path);
   auto out = at::empty({int64_t(l.height), int64_t(l.width), l.has_alpha() ? 4 : 3}, at::kByte);
   if (l.direct()) {
     decode_direct(f, l, path, out);
@@ -246,6 +290,45 @@ at::Tensor decode_tiff(const std::string& path) {
     decode_rgba(f, l, path, out);
   }
   return out;
+}
+
+at::Tensor decode_tiff_planes(const std::string& path) {
+  TiffFile f(path, kPlanesOp);
+  std::vector<at::Tensor> planes;
+  TiffLayout first;
+  int64_t page = 0;
+  do {
+    uint32_t subfile = 0;
+    TIFFGetFieldDefaulted(f.tif, TIFFTAG_SUBFILETYPE, &subfile);
+    if ((subfile & FILETYPE_REDUCEDIMAGE) == 0) {  // pyramid levels and thumbnails are not planes
+      const TiffLayout l = read_layout(f, path, kPlanesOp);
+      TORCH_CHECK(l.planar == PLANARCONFIG_CONTIG || l.samples == 1, kPlanesOp, ": '", path, "' page ", page,
+                  " stores its ", l.samples, " samples in separate planes, which is not supported");
+      if (planes.empty()) {
+        first = l;
+      } else {
+        TORCH_CHECK(l.width == first.width && l.height == first.height && l.bits == first.bits &&
+                        l.sample_format == first.sample_format,
+                    kPlanesOp, ": '", path, "' page ", page, " is ", l.width, "x", l.height, " with ", l.bits,
+                    "-bit samples of format ", l.sample_format, ", unlike the first page (", first.width, "x",
+                    first.height, ", ", first.bits, "-bit, format ", first.sample_format, ")");
+      }
+      at::Tensor out;
+      const bool known = with_sample_type(l.sample_format, l.bits, [&](auto sample) {
+        using S = decltype(sample);
+        out = at::empty({int64_t(l.samples), int64_t(l.height), int64_t(l.width)},
+                        c10::CppTypeToScalarType<PlaneValue<S>>::value);
+        decode_planes_as<S>(f, path, page, out);
+      });
+      TORCH_CHECK(known, kPlanesOp, ": '", path, "' page ", page, " has ", l.bits, "-bit samples of format ",
+                  l.sample_format, "; expected 8/16/32/64-bit integers or 32/64-bit floats");
+      planes.push_back(std::move(out));
+    }
+    ++page;
+    f.error.clear();
+  } while (TIFFReadDirectory(f.tif));
+  TORCH_CHECK(f.error.empty(), kPlanesOp, ": '", path, "' has a corrupt directory after page ", page - 1, ": ", f.error);
+  return planes.size() == 1 ? planes[0] : at::cat(planes, 0);
 }
 
 }  // namespace stx::data::detail

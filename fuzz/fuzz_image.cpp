@@ -1,9 +1,11 @@
-// libFuzzer target for the PNG/JPEG/TIFF decoders behind stx::data::read_image and the TIFF
-// label-mask decoder behind stx::data::read_label_mask. The decoders
+// libFuzzer target for the PNG/JPEG/TIFF decoders behind stx::data::read_image, the TIFF
+// label-mask decoder behind stx::data::read_label_mask and the raw-plane decoder behind
+// stx::data::read_image_planes. The decoders
 // take a path, so each input is written to a per-process file first. A c10::Error is the
 // expected answer to a corrupt image; a crash or sanitizer report is a finding.
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -15,19 +17,29 @@
 
 namespace {
 
-// Declared TIFF size, read with libtiff (0 when it is not a TIFF libtiff opens), so that huge
-// declared masks are skipped as a memory limit rather than reported.
-int64_t tiff_pixels(const std::string& path) {
+// Largest declared page of a TIFF in samples (width x height x samples per pixel), read with
+// libtiff (0 when it is not a TIFF libtiff opens; at most 64 pages looked at), so that huge
+// declared images are skipped as a memory limit rather than reported.
+int64_t tiff_samples(const std::string& path) {
   TIFFSetErrorHandler(nullptr);
   TIFFSetWarningHandler(nullptr);
   TIFF* tif = TIFFOpen(path.c_str(), "r");
   if (!tif) return 0;
-  uint32_t w = 0, h = 0;
-  TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
-  TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+  uint64_t largest = 0;
+  int pages = 0;
+  do {
+    uint32_t w = 0, h = 0;
+    uint16_t samples = 1;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &samples);
+    const uint64_t n = uint64_t(w) * uint64_t(h);  // cannot overflow: both are 32-bit
+    largest = std::max(largest, n > (uint64_t(1) << 40) ? n : n * samples);  // n * samples < 2^56
+  } while (++pages < 64 && TIFFReadDirectory(tif));
+  const bool more = pages == 64;
   TIFFClose(tif);
-  const uint64_t pixels = uint64_t(w) * uint64_t(h);  // cannot overflow: both are 32-bit
-  return pixels > (uint64_t(1) << 40) ? (int64_t(1) << 40) : int64_t(pixels);
+  if (more) return int64_t(1) << 40;
+  return largest > (uint64_t(1) << 40) ? (int64_t(1) << 40) : int64_t(largest);
 }
 
 }  // namespace
@@ -48,10 +60,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const c10::Error&) {
   }
-  try {
-    const int64_t pixels = tiff_pixels(path);
-    if (pixels > 0 && pixels <= (int64_t(1) << 22)) (void)stx::data::read_label_mask(path);
-  } catch (const c10::Error&) {
+  const int64_t samples = tiff_samples(path);
+  if (samples > 0 && samples <= (int64_t(1) << 22)) {
+    try {
+      (void)stx::data::read_label_mask(path);
+    } catch (const c10::Error&) {
+    }
+    try {
+      (void)stx::data::read_image_planes(path);
+    } catch (const c10::Error&) {
+    }
   }
   return 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in fuzz/ with clang (-fsanitize=fuzzer,address,undefined) and
 # runs each for a bounded time. Usage: fuzz/run.sh [seconds per target, default 20] [target...]
-# Targets: delimited (CSV/TSV + number parsers), json (JSON scalars), image (PNG/JPEG/TIFF and
-# TIFF label masks).
+# Targets: delimited (CSV/TSV + number parsers), json (JSON scalars), image (PNG/JPEG/TIFF, TIFF
+# label masks and raw TIFF planes).
 # Needs clang and libclang-rt-dev (Debian), the project venv's torch (for c10), zlib,
 # nlohmann-json, libpng, libturbojpeg and libtiff. Exit status is non-zero on any finding;
 # the crashing input is kept under build/fuzz/.
@@ -52,6 +52,8 @@ Image.fromarray(np.dstack([rgb, rgb[:, :, :1]]), "RGBA").save(f"{d}/alpha.png")
 labels = rng.integers(0, 40, size=(9, 7))
 Image.fromarray(labels.astype(np.float32)).save(f"{d}/labels_f32.tif")    # label masks (read_label_mask)
 Image.fromarray(labels.astype(np.uint16)).save(f"{d}/labels_u16.tif", compression="tiff_lzw")
+planes = [Image.fromarray((labels * 1000 + k).astype(np.uint16)) for k in range(3)]   # read_image_planes
+planes[0].save(f"{d}/stack_u16.tif", save_all=True, append_images=planes[1:])
 PY
 }
 

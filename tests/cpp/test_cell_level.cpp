@@ -98,3 +98,15 @@ TEST(CellLevel, XeniumTranscriptCountsPerCell) {
   EXPECT_LE(nuclear.sum().item<int64_t>(), assigned.logical_and(tx.overlaps_nucleus).sum().item<int64_t>());
   EXPECT_GT(nuclear.sum().item<int64_t>(), 2000);
 }
+
+TEST(CellLevel, XeniumDapiPlanesKeepTheirValues) {
+  const fs::path root = stx::testing::data_root() / "xenium-sfe-toy";
+  if (!fs::exists(root)) GTEST_SKIP() << "real data missing: " << root;
+  const std::string path = (root / "morphology_focus.ome.tif").string();
+  const at::Tensor planes = read_image_planes(path);
+  ASSERT_EQ(planes.sizes(), at::IntArrayRef({1, 237, 237}));
+  EXPECT_EQ(planes.scalar_type(), at::kInt);  // uint16 samples, widened
+  // The label-mask decoder reads the same 16-bit samples through its own path, as int64.
+  EXPECT_TRUE(at::equal(planes[0].to(at::kLong), read_label_mask(path)));
+  EXPECT_GT(planes.max().item<int64_t>(), 200);
+}

@@ -38,6 +38,14 @@ STX_API at::Tensor read_image(const std::string& path);
 // (e.g. CosMx CellLabels_F*.tif). A negative, fractional or NaN value is an error naming the pixel.
 STX_API at::Tensor read_label_mask(const std::string& path);
 
+// The raw samples of a TIFF / OME-TIFF (fluorescence, e.g. Xenium's 16-bit DAPI
+// morphology*.ome.tif) as [P, H, W], P = pages x samples per pixel, without rescaling: uint8,
+// int8, int16, int32, int64, float32 and float64 keep their type, uint16 widens to int32 and
+// uint32/uint64 to int64. Pages flagged as reduced-resolution (pyramid levels, thumbnails) are
+// skipped; the others must share size and sample type. OME channels and z-planes stored as pages
+// become planes in file order.
+STX_API at::Tensor read_image_planes(const std::string& path);
+
 // Writes a uint8 [H, W, 3|4] (or [H, W] grey) CPU tensor as an 8-bit PNG.
 STX_API void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc);
 

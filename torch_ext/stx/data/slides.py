@@ -16,7 +16,7 @@ from stx import _C
 
 _core = _C.slides
 
-__all__ = ["SlideReader", "extract_patches", "read_image", "read_label_mask", "write_png"]
+__all__ = ["SlideReader", "extract_patches", "read_image", "read_label_mask", "read_image_planes", "write_png"]
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
@@ -29,6 +29,13 @@ def read_label_mask(path: str | os.PathLike) -> torch.Tensor:
     TIFF of integer or integer-valued float samples (e.g. CosMx ``CellLabels_F*.tif``); ready for
     ``stx.ops.label_pool``."""
     return _core.read_label_mask(os.fspath(path))
+
+
+def read_image_planes(path: str | os.PathLike) -> torch.Tensor:
+    """The raw samples of a TIFF / OME-TIFF as ``[P, H, W]`` (P = pages x samples per pixel), not
+    rescaled: e.g. Xenium's 16-bit DAPI ``morphology_focus.ome.tif``. uint16 widens to int32 and
+    uint32/uint64 to int64, other sample types keep theirs; reduced-resolution pages are skipped."""
+    return _core.read_image_planes(os.fspath(path))
 
 
 def write_png(path: str | os.PathLike, image: torch.Tensor) -> None:

@@ -1,0 +1,118 @@
+"""read_image_planes: raw TIFF / OME-TIFF samples (no rescaling) against PIL and NumPy, on the real
+16-bit Xenium DAPI morphology images and on TIFFs written here (multi-page, compressed, every
+sample type, pyramid pages flagged reduced-resolution, bad layouts)."""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stx.data.slides import read_image_planes
+
+
+def write_tiff(path, pages, planar=1):
+    """Minimal little-endian baseline TIFF, one uncompressed strip per page. pages: list of
+    (array [H, W] or [H, W, S], new_subfile_type); NumPy dtype -> BitsPerSample/SampleFormat."""
+    fmt = {"u": 1, "i": 2, "f": 3}
+    blobs, ifds = [], []
+    offset = 8
+    for arr, subfile in pages:
+        arr = np.ascontiguousarray(arr)
+        data = (np.moveaxis(arr, -1, 0) if planar == 2 and arr.ndim == 3 else arr).tobytes()
+        blobs.append((offset, data))
+        offset += len(data) + (len(data) & 1)
+    out = bytearray(b"II*\0" + struct.pack("<I", 0))
+    for off, data in blobs:
+        out += data + b"\0" * (len(data) & 1)
+    for p, ((arr, subfile), (off, data)) in enumerate(zip(pages, blobs)):
+        h, w = arr.shape[:2]
+        s = arr.shape[2] if arr.ndim == 3 else 1
+        assert s <= 2  # per-sample SHORT arrays then fit in the entry itself
+        bits, sfmt = arr.dtype.itemsize * 8, fmt[arr.dtype.kind]
+        shorts = lambda v: struct.pack("<HH", v, v if s == 2 else 0)  # noqa: E731
+        entries = [(254, 4, 1, struct.pack("<I", subfile)), (256, 4, 1, struct.pack("<I", w)),
+                   (257, 4, 1, struct.pack("<I", h)), (258, 3, s, shorts(bits)), (259, 3, 1, struct.pack("<HH", 1, 0)),
+                   (262, 3, 1, struct.pack("<HH", 1, 0)), (273, 4, 1, struct.pack("<I", off)),
+                   (277, 3, 1, struct.pack("<HH", s, 0)), (278, 4, 1, struct.pack("<I", h)),
+                   (279, 4, 1, struct.pack("<I", len(data))), (284, 3, 1, struct.pack("<HH", planar, 0)),
+                   (339, 3, s, shorts(sfmt))]
+        ifd_at = len(out)
+        ifds.append(ifd_at)
+        out += struct.pack("<H", len(entries))
+        for tag, typ, count, value in entries:
+            out += struct.pack("<HHI", tag, typ, count) + value
+        out += struct.pack("<I", 0)  # next IFD, patched below
+    struct.pack_into("<I", out, 4, ifds[0])
+    for a, b in zip(ifds[:-1], ifds[1:]):
+        n = struct.unpack_from("<H", out, a)[0]
+        struct.pack_into("<I", out, a + 2 + 12 * n, b)
+    path.write_bytes(bytes(out))
+    return path
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["morphology_focus.ome.tif", "morphology_mip.ome.tif"])
+def test_xenium_dapi_matches_pil(stx_data, name):
+    path = stx_data / "xenium-sfe-toy" / name
+    got = read_image_planes(path)
+    ref = np.array(Image.open(path))
+    assert ref.dtype == np.uint16 and got.dtype == torch.int32 and got.shape == (1, *ref.shape)
+    assert torch.equal(got[0], torch.from_numpy(ref.astype(np.int32)))
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw", "tiff_adobe_deflate"])
+def test_multi_page_16_bit_through_pil_writer(tmp_path, compression):
+    rng = np.random.default_rng(0)
+    pages = [rng.integers(0, 65536, (37, 53), dtype=np.uint16) for _ in range(3)]
+    path = tmp_path / "stack.tif"
+    frames = [Image.fromarray(p) for p in pages]
+    frames[0].save(path, save_all=True, append_images=frames[1:], compression=compression)
+    got = read_image_planes(path)
+    assert got.dtype == torch.int32 and torch.equal(got, torch.from_numpy(np.stack(pages).astype(np.int32)))
+
+
+@pytest.mark.parametrize("dtype,expect", [(np.uint8, torch.uint8), (np.int8, torch.int8), (np.uint16, torch.int32),
+                                          (np.int16, torch.int16), (np.uint32, torch.int64), (np.int32, torch.int32),
+                                          (np.int64, torch.int64), (np.float32, torch.float32),
+                                          (np.float64, torch.float64)])
+def test_every_sample_type_keeps_its_values(tmp_path, dtype, expect):
+    rng = np.random.default_rng(1)
+    info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
+    arr = (rng.standard_normal((9, 11, 2)) * 1e3 if np.dtype(dtype).kind == "f" else
+           rng.integers(info.min, info.max, (9, 11, 2), dtype=dtype, endpoint=True)).astype(dtype)
+    arr[0, 0, 0] = info.max  # extremes survive the widening
+    arr[0, 1, 1] = info.min
+    got = read_image_planes(write_tiff(tmp_path / "a.tif", [(arr, 0)]))
+    assert got.dtype == expect and got.shape == (2, 9, 11)
+    np.testing.assert_array_equal(got.numpy(), np.moveaxis(arr, -1, 0).astype(got.numpy().dtype))
+
+
+def test_reduced_resolution_pages_are_skipped(tmp_path):
+    full = [np.full((8, 6), v, dtype=np.uint16) + np.arange(6, dtype=np.uint16) for v in (100, 200)]
+    path = write_tiff(tmp_path / "pyr.tif", [(full[0], 0), (full[0][::2, ::2].copy(), 1), (full[1], 0)])
+    got = read_image_planes(path)
+    assert torch.equal(got, torch.from_numpy(np.stack(full).astype(np.int32)))
+
+
+def test_bad_layouts_and_files_name_the_problem(tmp_path):
+    a = np.zeros((4, 5), dtype=np.uint16)
+    with pytest.raises(ValueError, match="page 1 is 5x3 with 16-bit .* unlike the first page \\(5x4"):
+        read_image_planes(write_tiff(tmp_path / "m.tif", [(a, 0), (np.zeros((3, 5), np.uint16), 0)]))
+    with pytest.raises(ValueError, match="page 1 is 5x4 with 32-bit"):
+        read_image_planes(write_tiff(tmp_path / "t.tif", [(a, 0), (np.zeros((4, 5), np.float32), 0)]))
+    with pytest.raises(ValueError, match="page 0 stores its 2 samples in separate planes"):
+        read_image_planes(write_tiff(tmp_path / "p.tif", [(np.zeros((4, 5, 2), np.uint8), 0)], planar=2))
+    with pytest.raises(ValueError, match="16-bit samples of format 3"):  # float16
+        read_image_planes(write_tiff(tmp_path / "h.tif", [(np.zeros((4, 5), np.float16), 0)]))
+    whole = write_tiff(tmp_path / "w.tif", [(np.arange(400, dtype=np.uint16).reshape(20, 20), 0)]).read_bytes()
+    (tmp_path / "cut.tif").write_bytes(whole[:300])
+    with pytest.raises(ValueError, match="cut.tif"):
+        read_image_planes(tmp_path / "cut.tif")
+    Image.new("RGB", (4, 4)).save(tmp_path / "x.png")
+    with pytest.raises(ValueError, match="x.png' is not a TIFF file"):
+        read_image_planes(tmp_path / "x.png")
+    with pytest.raises(ValueError, match="missing.tif"):
+        read_image_planes(tmp_path / "missing.tif")
