@@ -120,6 +120,12 @@ void read_blocks(TiffFile& f, int64_t H, int64_t W, int64_t pixel_bytes, const c
     TIFFGetField(f.tif, TIFFTAG_TILEWIDTH, &tw);
     TIFFGetField(f.tif, TIFFTAG_TILELENGTH, &th);
     TORCH_CHECK(tw > 0 && th > 0, op, ": '", path, "' is tiled but has no tile size");
+    // A tile is decoded whole, so a corrupt tile size would allocate without bound. Writers use
+    // tiles of a few hundred to a few thousand pixels, or at most one tile per image side.
+    constexpr int64_t kMaxTileSide = 4096;
+    TORCH_CHECK(int64_t(tw) <= std::max(W, kMaxTileSide) && int64_t(th) <= std::max(H, kMaxTileSide), op, ": '",
+                path, "' declares ", tw, "x", th, " tiles for a ", W, "x", H,
+                " image (corrupt tile size: a tile side may exceed 4096 only up to the image side)");
     std::vector<uint8_t> buf(static_cast<size_t>(TIFFTileSize(f.tif)));
     for (int64_t y = 0; y < H; y += th) {
       for (int64_t x = 0; x < W; x += tw) {

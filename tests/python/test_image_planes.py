@@ -13,34 +13,68 @@ from PIL import Image
 from stx.data.slides import read_image_planes
 
 
-def write_tiff(path, pages, planar=1):
-    """Minimal little-endian baseline TIFF, one uncompressed strip per page. pages: list of
-    (array [H, W] or [H, W, S], new_subfile_type); NumPy dtype -> BitsPerSample/SampleFormat."""
+def write_tiff(path, pages, planar=1, tile=None):
+    """Minimal little-endian baseline TIFF, uncompressed: one strip per page, or tiles of
+    tile = (width, length) with the edge tiles padded. pages: list of (array [H, W] or [H, W, S],
+    new_subfile_type); NumPy dtype -> BitsPerSample/SampleFormat."""
     fmt = {"u": 1, "i": 2, "f": 3}
-    blobs, ifds = [], []
-    offset = 8
-    for arr, subfile in pages:
-        arr = np.ascontiguousarray(arr)
-        data = (np.moveaxis(arr, -1, 0) if planar == 2 and arr.ndim == 3 else arr).tobytes()
-        blobs.append((offset, data))
-        offset += len(data) + (len(data) & 1)
+
+    def blocks(arr):  # the page's strip, or its tiles in row-major order
+        if planar == 2 and arr.ndim == 3:
+            return [np.ascontiguousarray(np.moveaxis(arr, -1, 0)).tobytes()]
+        if tile is None:
+            return [np.ascontiguousarray(arr).tobytes()]
+        tw, th = tile
+        h, w = arr.shape[:2]
+        out = []
+        for y in range(0, h, th):
+            for x in range(0, w, tw):
+                t = np.zeros((th, tw) + arr.shape[2:], arr.dtype)
+                part = arr[y:y + th, x:x + tw]
+                t[:part.shape[0], :part.shape[1]] = part
+                out.append(t.tobytes())
+        return out
+
     out = bytearray(b"II*\0" + struct.pack("<I", 0))
-    for off, data in blobs:
-        out += data + b"\0" * (len(data) & 1)
-    for p, ((arr, subfile), (off, data)) in enumerate(zip(pages, blobs)):
+    placed = []  # per page: (offsets, byte counts)
+    for arr, _ in pages:
+        offs, counts = [], []
+        for data in blocks(arr):
+            offs.append(len(out))
+            counts.append(len(data))
+            out += data + b"\0" * (len(data) & 1)
+        placed.append((offs, counts))
+    ifds = []
+    for (arr, subfile), (offs, counts) in zip(pages, placed):
         h, w = arr.shape[:2]
         s = arr.shape[2] if arr.ndim == 3 else 1
         assert s <= 2  # per-sample SHORT arrays then fit in the entry itself
         bits, sfmt = arr.dtype.itemsize * 8, fmt[arr.dtype.kind]
         shorts = lambda v: struct.pack("<HH", v, v if s == 2 else 0)  # noqa: E731
+
+        def longs(values):  # inline when one value, else an array written now
+            if len(values) == 1:
+                return struct.pack("<I", values[0])
+            at = len(out)
+            out.extend(struct.pack(f"<{len(values)}I", *values))
+            return struct.pack("<I", at)
+
         entries = [(254, 4, 1, struct.pack("<I", subfile)), (256, 4, 1, struct.pack("<I", w)),
                    (257, 4, 1, struct.pack("<I", h)), (258, 3, s, shorts(bits)), (259, 3, 1, struct.pack("<HH", 1, 0)),
-                   (262, 3, 1, struct.pack("<HH", 1, 0)), (273, 4, 1, struct.pack("<I", off)),
-                   (277, 3, 1, struct.pack("<HH", s, 0)), (278, 4, 1, struct.pack("<I", h)),
-                   (279, 4, 1, struct.pack("<I", len(data))), (284, 3, 1, struct.pack("<HH", planar, 0)),
-                   (339, 3, s, shorts(sfmt))]
-        ifd_at = len(out)
-        ifds.append(ifd_at)
+                   (262, 3, 1, struct.pack("<HH", 1, 0))]
+        if tile is None:
+            entries += [(273, 4, 1, struct.pack("<I", offs[0])), (277, 3, 1, struct.pack("<HH", s, 0)),
+                        (278, 4, 1, struct.pack("<I", h)), (279, 4, 1, struct.pack("<I", counts[0]))]
+        else:
+            entries += [(277, 3, 1, struct.pack("<HH", s, 0))]
+        entries += [(284, 3, 1, struct.pack("<HH", planar, 0))]
+        if tile is not None:
+            entries += [(322, 4, 1, struct.pack("<I", tile[0])), (323, 4, 1, struct.pack("<I", tile[1])),
+                        (324, 4, len(offs), longs(offs)), (325, 4, len(counts), longs(counts))]
+        entries += [(339, 3, s, shorts(sfmt))]
+        if len(out) & 1:
+            out += b"\0"
+        ifds.append(len(out))
         out += struct.pack("<H", len(entries))
         for tag, typ, count, value in entries:
             out += struct.pack("<HHI", tag, typ, count) + value
@@ -90,6 +124,22 @@ def test_every_sample_type_keeps_its_values(tmp_path, dtype, expect):
     np.testing.assert_array_equal(got.numpy(), np.moveaxis(arr, -1, 0).astype(got.numpy().dtype))
 
 
+@pytest.mark.parametrize("tile", [(16, 16), (32, 48)])
+def test_tiled_pages_with_partial_edge_tiles(tmp_path, tile):
+    rng = np.random.default_rng(2)
+    pages = [rng.integers(0, 65536, (37, 21), dtype=np.uint16) for _ in range(2)]
+    got = read_image_planes(write_tiff(tmp_path / "tiled.tif", [(p, 0) for p in pages], tile=tile))
+    assert torch.equal(got, torch.from_numpy(np.stack(pages).astype(np.int32)))
+    rgb = rng.integers(0, 256, (19, 40, 2), dtype=np.uint8)
+    got = read_image_planes(write_tiff(tmp_path / "tiled2.tif", [(rgb, 0)], tile=tile))
+    assert torch.equal(got, torch.from_numpy(np.moveaxis(rgb, -1, 0).copy()))
+    from stx.data.slides import read_label_mask
+
+    labels = rng.integers(0, 500, (37, 21)).astype(np.float32)
+    mask = read_label_mask(write_tiff(tmp_path / "labels.tif", [(labels, 0)], tile=tile))
+    assert torch.equal(mask, torch.from_numpy(labels.astype(np.int64)))
+
+
 def test_reduced_resolution_pages_are_skipped(tmp_path):
     full = [np.full((8, 6), v, dtype=np.uint16) + np.arange(6, dtype=np.uint16) for v in (100, 200)]
     path = write_tiff(tmp_path / "pyr.tif", [(full[0], 0), (full[0][::2, ::2].copy(), 1), (full[1], 0)])
@@ -116,3 +166,20 @@ def test_bad_layouts_and_files_name_the_problem(tmp_path):
         read_image_planes(tmp_path / "x.png")
     with pytest.raises(ValueError, match="missing.tif"):
         read_image_planes(tmp_path / "missing.tif")
+
+
+def test_corrupt_tile_size_is_an_error_not_an_allocation(tmp_path):
+    # Found by the image fuzz target: a 3x1 tiled image whose tile length (from a corrupt
+    # RowsPerStrip) is ~4.2e9 rows, so decoding one tile would have allocated ~150 GB.
+    import base64
+
+    path = tmp_path / "tile.tif"
+    path.write_bytes(base64.b64decode(
+        "SUkqAAgAAAAKAAABBAABAAAAAwAAAAEBAwABAAAAAQAA9FcAAAABAAAAAQAAABEBBAABAAAAhgAAABYBBAABAAAAAAAJ+////wgXAQQAAQAA"
+        "ADoAIAAAAFOQQQAAHEIBBAABAAAACQAAAAIBAwABAAAAIAAAAAAAAwABAAAAAQD8AAAHAAAAAQEEAAEAAAAJAAABAAAAAAAAAAgACAAIAF+C"
+        "wtnP6w+jIdfZgvi9EEW4QhO2JzsEO1HeLHh6MtBOHECmeVmq6X+y7YBxAAAcAQADSUkBKg=="))
+    from stx.data.slides import read_label_mask
+
+    for read in (read_image_planes, read_label_mask):
+        with pytest.raises(ValueError, match="declares 9x4211671040 tiles for a 3x1 image"):
+            read(path)
