@@ -71,9 +71,7 @@ T kth_lower_bound(const T* row, int64_t nt, int64_t k, int64_t skip, std::vector
   return lo;
 }
 
-// Feeds one row of a score tile into the row's running top-k. Columns arrive in increasing bank index, so
-// a candidate equal to the threshold never beats the kept entries (they have lower indices); a candidate
-// below `floor` (a lower bound on the final k-th score) cannot be in the top-k at all.
+// Per-thread buffers of scan_row: the group maxima of the bound and the collected columns.
 struct RowScratch {
   std::vector<float> maxima_f;
   std::vector<double> maxima_d;
@@ -82,6 +80,9 @@ struct RowScratch {
   std::vector<double>& maxima(double) { return maxima_d; }
 };
 
+// Feeds one row of a score tile into the row's running top-k. Columns arrive in increasing bank index, so
+// a candidate equal to the threshold never beats the kept entries (they have lower indices); a candidate
+// below `floor` (a lower bound on the final k-th score) cannot be in the top-k at all.
 template <typename T>
 void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& heap, RowScratch& scratch) {
   auto admit = [&](int64_t j) {
