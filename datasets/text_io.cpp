@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -223,8 +225,15 @@ namespace {
 
 // `what...` names the field in the error; it is only formatted when the field is bad, so a reader
 // can describe a field by (source, line, column) without building a string per field.
+// Fast path: std::from_chars (locale-free and correctly rounded, like strtod) when it takes the
+// whole field and gives a normal number; anything else (a leading '+' or space, hex, zero,
+// subnormal, out of range, inf) goes through strtod, whose acceptance rules the readers keep.
 template <typename... What>
 double parse_double_at(std::string_view field, const What&... what) {
+  double fast = 0.0;
+  const char* end_of_field = field.data() + field.size();
+  const auto [stop, ec] = std::from_chars(field.data(), end_of_field, fast);
+  if (ec == std::errc() && stop == end_of_field && std::isnormal(fast)) return fast;
   const std::string s(field);
   char* end = nullptr;
   errno = 0;
@@ -236,6 +245,10 @@ double parse_double_at(std::string_view field, const What&... what) {
 
 template <typename... What>
 int64_t parse_int_at(std::string_view field, const What&... what) {
+  int64_t fast = 0;
+  const char* end_of_field = field.data() + field.size();
+  const auto [stop, ec] = std::from_chars(field.data(), end_of_field, fast);
+  if (ec == std::errc() && stop == end_of_field && !field.empty()) return fast;  // else strtoll's rules
   const std::string s(field);
   char* end = nullptr;
   errno = 0;
