@@ -113,9 +113,11 @@ void DelimitedParser::feed(std::string_view chunk) {
         } else {
           in_quotes_ = false;
         }
-      } else {
-        if (c == '\n') ++line_;
-        field() += c;
+      } else {  // the run up to the next quote, appended at once
+        size_t j = i;
+        for (; j < chunk.size() && chunk[j] != '"'; ++j) line_ += chunk[j] == '\n';
+        field().append(chunk.data() + i, j - i);
+        i = j - 1;
       }
       continue;
     }
@@ -134,9 +136,12 @@ void DelimitedParser::feed(std::string_view chunk) {
       }
       ++line_;
       end_row();
-    } else {
-      field() += c;
+    } else {  // the run of ordinary characters (a '"' inside a started field is one), appended at once
+      size_t j = i + 1;
+      while (j < chunk.size() && chunk[j] != delimiter_ && chunk[j] != '\n' && chunk[j] != '\r') ++j;
+      field().append(chunk.data() + i, j - i);
       field_started_ = true;
+      i = j - 1;
     }
   }
 }
