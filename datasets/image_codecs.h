@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,6 @@ at::Tensor decode_jpeg(const std::string& path);
 ImageInfo probe_tiff(const std::string& path);
 at::Tensor decode_tiff(const std::string& path);
 at::Tensor decode_tiff_labels(const std::string& path);
-at::Tensor decode_tiff_planes(const std::string& path);
+at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> page);
 
 }  // namespace stx::data::detail

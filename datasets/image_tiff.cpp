@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <type_traits>
 
 #include "datasets/image_codecs.h"
@@ -298,15 +299,18 @@ at::Tensor decode_tiff(const std::string& path) {
   return out;
 }
 
-at::Tensor decode_tiff_planes(const std::string& path) {
+at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> only) {
+  TORCH_CHECK(!only || *only >= 0, kPlanesOp, ": page must be >= 0, got ", only.value_or(0));
   TiffFile f(path, kPlanesOp);
   std::vector<at::Tensor> planes;
   TiffLayout first;
-  int64_t page = 0;
-  do {
+  int64_t page = 0;       // directory index, as named in errors
+  int64_t full_page = 0;  // index among the full-resolution pages, as `only` counts
+  for (;; ++page) {
     uint32_t subfile = 0;
     TIFFGetFieldDefaulted(f.tif, TIFFTAG_SUBFILETYPE, &subfile);
-    if ((subfile & FILETYPE_REDUCEDIMAGE) == 0) {  // pyramid levels and thumbnails are not planes
+    // Pyramid levels and thumbnails are not planes; with `only`, the other pages are not decoded.
+    if ((subfile & FILETYPE_REDUCEDIMAGE) == 0 && (!only || full_page++ == *only)) {
       const TiffLayout l = read_layout(f, path, kPlanesOp);
       TORCH_CHECK(l.planar == PLANARCONFIG_CONTIG || l.samples == 1, kPlanesOp, ": '", path, "' page ", page,
                   " stores its ", l.samples, " samples in separate planes, which is not supported");
@@ -328,12 +332,15 @@ at::Tensor decode_tiff_planes(const std::string& path) {
       });
       TORCH_CHECK(known, kPlanesOp, ": '", path, "' page ", page, " has ", l.bits, "-bit samples of format ",
                   l.sample_format, "; expected 8/16/32/64-bit integers or 32/64-bit floats");
+      if (only) return out;
       planes.push_back(std::move(out));
     }
-    ++page;
     f.error.clear();
-  } while (TIFFReadDirectory(f.tif));
-  TORCH_CHECK(f.error.empty(), kPlanesOp, ": '", path, "' has a corrupt directory after page ", page - 1, ": ", f.error);
+    if (!TIFFReadDirectory(f.tif)) break;
+  }
+  TORCH_CHECK(f.error.empty(), kPlanesOp, ": '", path, "' has a corrupt directory after page ", page, ": ", f.error);
+  TORCH_CHECK(!only, kPlanesOp, ": page ", only.value_or(0), " is out of range: '", path, "' has ", full_page,
+              " full-resolution page(s)");
   return planes.size() == 1 ? planes[0] : at::cat(planes, 0);
 }
 

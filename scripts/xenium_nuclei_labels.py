@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> dict:
     genes = [n for n, t in zip(matrix.feature_names, matrix.feature_types) if t == "Gene Expression"]
     counts = sdata.xenium_cell_counts(tx, nuclei.ids, genes, nucleus_only=True)  # row p = polygon p
 
-    dapi = sdata.read_image_planes(xen / args.image if (xen / args.image).exists() else args.image)
+    # Page 0 only: multi-channel morphology images (Xenium >= 2.0) store DAPI as the first channel.
+    dapi = sdata.read_image_planes(xen / args.image if (xen / args.image).exists() else args.image, page=0)
     _, H, W = dapi.shape
     mask = sdata.rasterize_polygons(nuclei.vertices, nuclei.offsets, H, W, args.pixel_size, tuple(args.origin))
     P = len(nuclei.ids)

@@ -183,3 +183,22 @@ def test_corrupt_tile_size_is_an_error_not_an_allocation(tmp_path):
     for read in (read_image_planes, read_label_mask):
         with pytest.raises(ValueError, match="declares 9x4211671040 tiles for a 3x1 image"):
             read(path)
+
+
+def test_one_page_of_a_stack(tmp_path):
+    rng = np.random.default_rng(3)
+    full = [rng.integers(0, 65536, (8, 6), dtype=np.uint16) for _ in range(3)]
+    pages = [(full[0], 0), (full[0][::2, ::2].copy(), 1), (full[1], 0), (full[2], 0)]
+    path = write_tiff(tmp_path / "stack.tif", pages)
+    for k in range(3):  # reduced pages are not counted
+        got = read_image_planes(path, page=k)
+        assert got.shape == (1, 8, 6) and torch.equal(got[0], torch.from_numpy(full[k].astype(np.int32)))
+    with pytest.raises(ValueError, match="page 3 is out of range: .* has 3 full-resolution page"):
+        read_image_planes(path, page=3)
+    with pytest.raises(ValueError, match="page must be >= 0, got -1"):
+        read_image_planes(path, page=-1)
+    # One page of a file whose pages differ: only that page is decoded and checked.
+    mixed = write_tiff(tmp_path / "mixed.tif", [(full[0], 0), (np.ones((3, 5), np.float32), 0)])
+    assert torch.equal(read_image_planes(mixed, page=1), torch.ones(1, 3, 5))
+    with pytest.raises(ValueError, match="unlike the first page"):
+        read_image_planes(mixed)

@@ -38,11 +38,11 @@ STX_PYTHON_BINDING(slides) {
           return as_value_error([&] { return read_label_mask(path); });
         },
         py::arg("path"));
-  s.def("read_image_planes", [](const std::string& path) {
+  s.def("read_image_planes", [](const std::string& path, std::optional<int64_t> page) {
           py::gil_scoped_release nogil;
-          return as_value_error([&] { return read_image_planes(path); });
+          return as_value_error([&] { return read_image_planes(path, page); });
         },
-        py::arg("path"));
+        py::arg("path"), py::arg("page") = py::none());
   s.def("write_png", [](const std::string& path, const at::Tensor& image) {
           py::gil_scoped_release nogil;
           write_png(path, image);

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <stx/macros.h>
@@ -43,8 +44,9 @@ STX_API at::Tensor read_label_mask(const std::string& path);
 // int8, int16, int32, int64, float32 and float64 keep their type, uint16 widens to int32 and
 // uint32/uint64 to int64. Pages flagged as reduced-resolution (pyramid levels, thumbnails) are
 // skipped; the others must share size and sample type. OME channels and z-planes stored as pages
-// become planes in file order.
-STX_API at::Tensor read_image_planes(const std::string& path);
+// become planes in file order. With `page` set, only that full-resolution page (0-based, reduced
+// pages not counted) is decoded, as [samples, H, W]: one channel or z-plane of a large stack.
+STX_API at::Tensor read_image_planes(const std::string& path, std::optional<int64_t> page = std::nullopt);
 
 // Writes a uint8 [H, W, 3|4] (or [H, W] grey) CPU tensor as an 8-bit PNG.
 STX_API void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc);
