@@ -23,6 +23,6 @@ at::Tensor decode_jpeg(const std::string& path);
 ImageInfo probe_tiff(const std::string& path);
 at::Tensor decode_tiff(const std::string& path);
 at::Tensor decode_tiff_labels(const std::string& path);
-at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> page);
+at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> page, std::optional<PixelRegion> region);
 
 }  // namespace stx::data::detail

@@ -107,10 +107,10 @@ at::Tensor read_label_mask(const std::string& path) {
   return detail::decode_tiff_labels(path);
 }
 
-at::Tensor read_image_planes(const std::string& path, std::optional<int64_t> page) {
+at::Tensor read_image_planes(const std::string& path, std::optional<int64_t> page, std::optional<PixelRegion> region) {
   TORCH_CHECK(sniff_image_format(path) == ImageFormat::TIFF, "read_image_planes: '", path,
               "' is not a TIFF file (raw planes are read from TIFF/OME-TIFF; use read_image for PNG/JPEG)");
-  return detail::decode_tiff_planes(path, page);
+  return detail::decode_tiff_planes(path, page, region);
 }
 
 void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc) {

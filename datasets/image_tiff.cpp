@@ -111,11 +111,18 @@ void put_block(const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, in
   }
 }
 
-// Decodes every strip or tile of a contiguous-sample TIFF and hands it to
-// put(block, pitch_bytes, rows, cols, y0, x0); `pixel_bytes` is the size of one pixel's samples.
+// The rows [y0, y0 + h) and columns [x0, x0 + w) of an image that a decoder needs.
+struct Window {
+  int64_t y0, x0, h, w;
+};
+
+// Decodes the strips or tiles of a contiguous-sample TIFF that meet `win` (default: all of them)
+// and hands each to put(block, pitch_bytes, rows, cols, y0, x0), (y0, x0) being the block's place
+// in the image; `pixel_bytes` is the size of one pixel's samples.
 template <typename Put>
 void read_blocks(TiffFile& f, int64_t H, int64_t W, int64_t pixel_bytes, const char* op, const std::string& path,
-                 Put put) {
+                 Put put, std::optional<Window> window = std::nullopt) {
+  const Window win = window.value_or(Window{0, 0, H, W});
   if (TIFFIsTiled(f.tif)) {
     uint32_t tw = 0, th = 0;
     TIFFGetField(f.tif, TIFFTAG_TILEWIDTH, &tw);
@@ -128,8 +135,8 @@ void read_blocks(TiffFile& f, int64_t H, int64_t W, int64_t pixel_bytes, const c
                 path, "' declares ", tw, "x", th, " tiles for a ", W, "x", H,
                 " image (corrupt tile size: a tile side may exceed 4096 only up to the image side)");
     std::vector<uint8_t> buf(static_cast<size_t>(TIFFTileSize(f.tif)));
-    for (int64_t y = 0; y < H; y += th) {
-      for (int64_t x = 0; x < W; x += tw) {
+    for (int64_t y = win.y0 / th * th; y < win.y0 + win.h; y += th) {
+      for (int64_t x = win.x0 / tw * tw; x < win.x0 + win.w; x += tw) {
         const int64_t rows = std::min<int64_t>(th, H - y), cols = std::min<int64_t>(tw, W - x);
         const tmsize_t got = TIFFReadEncodedTile(f.tif, TIFFComputeTile(f.tif, x, y, 0, 0), buf.data(),
                                                  static_cast<tmsize_t>(buf.size()));
@@ -144,7 +151,7 @@ void read_blocks(TiffFile& f, int64_t H, int64_t W, int64_t pixel_bytes, const c
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_ROWSPERSTRIP, &rows_per_strip);
   rows_per_strip = std::min<uint32_t>(std::max<uint32_t>(rows_per_strip, 1), static_cast<uint32_t>(H));
   std::vector<uint8_t> buf(static_cast<size_t>(TIFFStripSize(f.tif)));
-  for (int64_t y = 0; y < H; y += rows_per_strip) {
+  for (int64_t y = win.y0 / rows_per_strip * rows_per_strip; y < win.y0 + win.h; y += rows_per_strip) {
     const tmsize_t got = TIFFReadEncodedStrip(f.tif, TIFFComputeStrip(f.tif, static_cast<uint32_t>(y), 0), buf.data(),
                                               static_cast<tmsize_t>(buf.size()));
     const int64_t rows = std::min<int64_t>(rows_per_strip, H - y);
@@ -224,17 +231,21 @@ using PlaneValue = std::conditional_t<
     std::is_same_v<S, uint16_t>, int32_t,
     std::conditional_t<std::is_same_v<S, uint32_t> || std::is_same_v<S, uint64_t>, int64_t, S>>;
 
-// Decodes the current directory (contiguous samples of type S) into out [samples, H, W].
+// Decodes window `win` of the current directory ([H, W] image, contiguous samples of type S) into
+// out [samples, win.h, win.w].
 template <typename S>
-void decode_planes_as(TiffFile& f, const std::string& path, int64_t page, at::Tensor& out) {
+void decode_planes_as(TiffFile& f, const std::string& path, int64_t page, int64_t H, int64_t W, const Window& win,
+                      at::Tensor& out) {
   using O = PlaneValue<S>;
-  const int64_t C = out.size(0), H = out.size(1), W = out.size(2);
+  const int64_t C = out.size(0), oh = out.size(1), ow = out.size(2);
   O* o = out.data_ptr<O>();
   read_blocks(f, H, W, C * int64_t(sizeof(S)), kPlanesOp, path,
               [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
-                for (int64_t r = 0; r < rows; ++r) {
-                  const uint8_t* s = src + r * pitch;
-                  for (int64_t c = 0; c < cols; ++c) {
+                const int64_t r0 = std::max<int64_t>(0, win.y0 - y0), r1 = std::min(rows, win.y0 + win.h - y0);
+                const int64_t c0 = std::max<int64_t>(0, win.x0 - x0), c1 = std::min(cols, win.x0 + win.w - x0);
+                for (int64_t r = r0; r < r1; ++r) {
+                  const uint8_t* s = src + r * pitch + c0 * C * int64_t(sizeof(S));
+                  for (int64_t c = c0; c < c1; ++c) {
                     for (int64_t k = 0; k < C; ++k, s += sizeof(S)) {
                       S v;
                       std::memcpy(&v, s, sizeof(S));
@@ -243,11 +254,12 @@ void decode_planes_as(TiffFile& f, const std::string& path, int64_t page, at::Te
                                     path, "' page ", page, " pixel (row ", y0 + r, ", col ", x0 + c,
                                     ") does not fit int64");
                       }
-                      o[(k * H + y0 + r) * W + x0 + c] = static_cast<O>(v);
+                      o[(k * oh + y0 + r - win.y0) * ow + x0 + c - win.x0] = static_cast<O>(v);
                     }
                   }
                 }
-              });
+              },
+              win);
 }
 
 void decode_rgba(TiffFile& f, const TiffLayout& l, const std::string& path, at::Tensor& out) {
@@ -299,8 +311,14 @@ at::Tensor decode_tiff(const std::string& path) {
   return out;
 }
 
-at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> only) {
+at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> only,
+                              std::optional<PixelRegion> region) {
   TORCH_CHECK(!only || *only >= 0, kPlanesOp, ": page must be >= 0, got ", only.value_or(0));
+  if (region) {
+    TORCH_CHECK(region->x >= 0 && region->y >= 0 && region->width > 0 && region->height > 0, kPlanesOp,
+                ": region (x=", region->x, ", y=", region->y, ", width=", region->width, ", height=", region->height,
+                ") needs x, y >= 0 and a positive size");
+  }
   TiffFile f(path, kPlanesOp);
   std::vector<at::Tensor> planes;
   TiffLayout first;
@@ -323,12 +341,16 @@ at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> on
                     "-bit samples of format ", l.sample_format, ", unlike the first page (", first.width, "x",
                     first.height, ", ", first.bits, "-bit, format ", first.sample_format, ")");
       }
+      const int64_t H = l.height, W = l.width;
+      const Window win = region ? Window{region->y, region->x, region->height, region->width} : Window{0, 0, H, W};
+      TORCH_CHECK(win.x0 + win.w <= W && win.y0 + win.h <= H, kPlanesOp, ": region (x=", win.x0, ", y=", win.y0,
+                  ", width=", win.w, ", height=", win.h, ") reaches outside '", path, "' page ", page, " (", W, "x",
+                  H, ")");
       at::Tensor out;
       const bool known = with_sample_type(l.sample_format, l.bits, [&](auto sample) {
         using S = decltype(sample);
-        out = at::empty({int64_t(l.samples), int64_t(l.height), int64_t(l.width)},
-                        c10::CppTypeToScalarType<PlaneValue<S>>::value);
-        decode_planes_as<S>(f, path, page, out);
+        out = at::empty({int64_t(l.samples), win.h, win.w}, c10::CppTypeToScalarType<PlaneValue<S>>::value);
+        decode_planes_as<S>(f, path, page, H, W, win, out);
       });
       TORCH_CHECK(known, kPlanesOp, ": '", path, "' page ", page, " has ", l.bits, "-bit samples of format ",
                   l.sample_format, "; expected 8/16/32/64-bit integers or 32/64-bit floats");

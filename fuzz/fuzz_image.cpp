@@ -70,6 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)stx::data::read_image_planes(path);
     } catch (const c10::Error&) {
     }
+    try {  // one page, one corner region: the windowed block walk
+      (void)stx::data::read_image_planes(path, 0, stx::data::PixelRegion{1, 1, 2, 2});
+    } catch (const c10::Error&) {
+    }
   }
   return 0;
 }

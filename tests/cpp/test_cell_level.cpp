@@ -109,4 +109,7 @@ TEST(CellLevel, XeniumDapiPlanesKeepTheirValues) {
   // The label-mask decoder reads the same 16-bit samples through its own path, as int64.
   EXPECT_TRUE(at::equal(planes[0].to(at::kLong), read_label_mask(path)));
   EXPECT_GT(planes.max().item<int64_t>(), 200);
+  // One page, one region: the same pixels as slicing the whole image.
+  const at::Tensor crop = read_image_planes(path, 0, PixelRegion{30, 40, 100, 50});
+  EXPECT_TRUE(at::equal(crop, planes.slice(1, 40, 90).slice(2, 30, 130)));
 }

@@ -13,10 +13,11 @@ from PIL import Image
 from stx.data.slides import read_image_planes
 
 
-def write_tiff(path, pages, planar=1, tile=None):
+def write_tiff(path, pages, planar=1, tile=None, empty_last_block=False):
     """Minimal little-endian baseline TIFF, uncompressed: one strip per page, or tiles of
     tile = (width, length) with the edge tiles padded. pages: list of (array [H, W] or [H, W, S],
-    new_subfile_type); NumPy dtype -> BitsPerSample/SampleFormat."""
+    new_subfile_type); NumPy dtype -> BitsPerSample/SampleFormat. empty_last_block declares the
+    last tile of every page with 0 bytes (unreadable)."""
     fmt = {"u": 1, "i": 2, "f": 3}
 
     def blocks(arr):  # the page's strip, or its tiles in row-major order
@@ -43,6 +44,8 @@ def write_tiff(path, pages, planar=1, tile=None):
             offs.append(len(out))
             counts.append(len(data))
             out += data + b"\0" * (len(data) & 1)
+        if empty_last_block:
+            counts[-1] = 0
         placed.append((offs, counts))
     ifds = []
     for (arr, subfile), (offs, counts) in zip(pages, placed):
@@ -202,3 +205,37 @@ def test_one_page_of_a_stack(tmp_path):
     assert torch.equal(read_image_planes(mixed, page=1), torch.ones(1, 3, 5))
     with pytest.raises(ValueError, match="unlike the first page"):
         read_image_planes(mixed)
+
+
+@pytest.mark.parametrize("tile", [None, (16, 16), (32, 48)])
+def test_regions_of_every_layout(tmp_path, tile):
+    rng = np.random.default_rng(4)
+    full = np.stack([rng.integers(0, 65536, (37, 53), dtype=np.uint16) for _ in range(2)])
+    if tile is None:  # 5-row LZW strips, written by PIL
+        path = tmp_path / "strips.tif"
+        frames = [Image.fromarray(p) for p in full]
+        frames[0].save(path, save_all=True, append_images=frames[1:], compression="tiff_lzw", tiffinfo={278: 5})
+        assert len(Image.open(path).tag_v2[273]) == 8
+    else:
+        path = write_tiff(tmp_path / "tiles.tif", [(p, 0) for p in full], tile=tile)
+    ref = torch.from_numpy(full.astype(np.int32))
+    for x, y, w, h in [(0, 0, 53, 37), (0, 0, 1, 1), (52, 36, 1, 1), (5, 7, 20, 11), (16, 16, 16, 16), (17, 3, 36, 34)]:
+        got = read_image_planes(path, region=(x, y, w, h))
+        assert torch.equal(got, ref[:, y:y + h, x:x + w]), (x, y, w, h)
+        assert torch.equal(read_image_planes(path, page=1, region=(x, y, w, h)), ref[1:, y:y + h, x:x + w])
+    with pytest.raises(ValueError, match="region \\(x=40, y=0, width=14, height=1\\) reaches outside .* \\(53x37\\)"):
+        read_image_planes(path, region=(40, 0, 14, 1))
+    with pytest.raises(ValueError, match="needs x, y >= 0 and a positive size"):
+        read_image_planes(path, region=(0, 0, 0, 5))
+    with pytest.raises(ValueError, match="needs x, y >= 0 and a positive size"):
+        read_image_planes(path, region=(-1, 0, 2, 2))
+
+
+def test_region_decodes_only_the_tiles_it_meets(tmp_path):
+    # The last tile is unreadable: a region away from it reads, the whole image does not.
+    arr = np.arange(40 * 40, dtype=np.uint16).reshape(40, 40)
+    path = write_tiff(tmp_path / "t.tif", [(arr, 0)], tile=(16, 16), empty_last_block=True)
+    got = read_image_planes(path, region=(0, 0, 30, 30))
+    assert torch.equal(got[0], torch.from_numpy(arr[:30, :30].astype(np.int32)))
+    with pytest.raises(ValueError, match="tile at 32,32"):
+        read_image_planes(path)

@@ -38,11 +38,15 @@ STX_PYTHON_BINDING(slides) {
           return as_value_error([&] { return read_label_mask(path); });
         },
         py::arg("path"));
-  s.def("read_image_planes", [](const std::string& path, std::optional<int64_t> page) {
+  s.def("read_image_planes",
+        [](const std::string& path, std::optional<int64_t> page,
+           std::optional<std::tuple<int64_t, int64_t, int64_t, int64_t>> region) {
+          std::optional<PixelRegion> r;
+          if (region) r = PixelRegion{std::get<0>(*region), std::get<1>(*region), std::get<2>(*region), std::get<3>(*region)};
           py::gil_scoped_release nogil;
-          return as_value_error([&] { return read_image_planes(path, page); });
+          return as_value_error([&] { return read_image_planes(path, page, r); });
         },
-        py::arg("path"), py::arg("page") = py::none());
+        py::arg("path"), py::arg("page") = py::none(), py::arg("region") = py::none());
   s.def("write_png", [](const std::string& path, const at::Tensor& image) {
           py::gil_scoped_release nogil;
           write_png(path, image);

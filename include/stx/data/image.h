@@ -45,8 +45,14 @@ STX_API at::Tensor read_label_mask(const std::string& path);
 // uint32/uint64 to int64. Pages flagged as reduced-resolution (pyramid levels, thumbnails) are
 // skipped; the others must share size and sample type. OME channels and z-planes stored as pages
 // become planes in file order. With `page` set, only that full-resolution page (0-based, reduced
-// pages not counted) is decoded, as [samples, H, W]: one channel or z-plane of a large stack.
-STX_API at::Tensor read_image_planes(const std::string& path, std::optional<int64_t> page = std::nullopt);
+// pages not counted) is decoded, as [samples, H, W]: one channel or z-plane of a large stack. With
+// `region`, only those pixels are returned ([P, height, width]) and only the strips or tiles that
+// meet them are decoded.
+struct PixelRegion {
+  int64_t x = 0, y = 0, width = 0, height = 0;  // top-left column and row, size in pixels
+};
+STX_API at::Tensor read_image_planes(const std::string& path, std::optional<int64_t> page = std::nullopt,
+                                     std::optional<PixelRegion> region = std::nullopt);
 
 // Writes a uint8 [H, W, 3|4] (or [H, W] grey) CPU tensor as an 8-bit PNG.
 STX_API void write_png(const std::string& path, const at::Tensor& rgb_u8_hwc);

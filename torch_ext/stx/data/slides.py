@@ -31,12 +31,15 @@ def read_label_mask(path: str | os.PathLike) -> torch.Tensor:
     return _core.read_label_mask(os.fspath(path))
 
 
-def read_image_planes(path: str | os.PathLike, page: int | None = None) -> torch.Tensor:
+def read_image_planes(path: str | os.PathLike, page: int | None = None,
+                      region: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """The raw samples of a TIFF / OME-TIFF as ``[P, H, W]`` (P = pages x samples per pixel), not
     rescaled: e.g. Xenium's 16-bit DAPI ``morphology_focus.ome.tif``. uint16 widens to int32 and
     uint32/uint64 to int64, other sample types keep theirs; reduced-resolution pages are skipped.
-    ``page``: decode only that full-resolution page (one channel or z-plane), ``[samples, H, W]``."""
-    return _core.read_image_planes(os.fspath(path), page)
+    ``page``: decode only that full-resolution page (one channel or z-plane), ``[samples, H, W]``.
+    ``region=(x, y, width, height)`` in pixels: only those pixels (only the strips/tiles that meet them
+    are decoded)."""
+    return _core.read_image_planes(os.fspath(path), page, None if region is None else tuple(int(v) for v in region))
 
 
 def write_png(path: str | os.PathLike, image: torch.Tensor) -> None:
