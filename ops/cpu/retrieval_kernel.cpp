@@ -104,10 +104,9 @@ void scan_row(const T* row, int64_t nt, const ScanContext& ctx, TopkBuffer<T>& h
     for (int64_t i = 0; i < c; ++i) admit(scratch.columns[i]);
     return;
   }
-  constexpr T floor = -std::numeric_limits<T>::infinity();
   int64_t j = 0;
   for (; j < nt && !heap.primed(); ++j) admit(j);
-  while ((j = cpu::next_candidate(row, j, nt, heap.threshold(), floor)) < nt) admit(j++);
+  while ((j = cpu::next_candidate(row, j, nt, heap.threshold())) < nt) admit(j++);
 }
 
 template <typename T>

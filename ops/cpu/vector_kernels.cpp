@@ -30,10 +30,10 @@ inline void max_into_impl(const T* x, int64_t rows, int64_t m, T* __restrict__ m
 
 // Walks to a 16-column boundary, then tests aligned blocks of 16 at once (vectorised, no branch per
 // element) and only then finds the column.
-template <typename T, bool kAtLeast>
-inline int64_t next_candidate_impl(const T* x, int64_t from, int64_t n, T above, T at_least) {
+template <typename T>
+inline int64_t next_candidate_impl(const T* x, int64_t from, int64_t n, T above) {
   constexpr int64_t kBlock = 16;
-  auto hit = [&](T v) { return (v > above) & (!kAtLeast || v >= at_least); };
+  auto hit = [&](T v) { return v > above; };
   int64_t j = from;
   for (; j < n && (j % kBlock) != 0; ++j) {
     if (hit(x[j])) return j;
@@ -124,14 +124,14 @@ STX_MULTIVERSION void max_into(const float* x, int64_t rows, int64_t m, float* m
 STX_MULTIVERSION void max_into(const double* x, int64_t rows, int64_t m, double* mx) {
   max_into_impl(x, rows, m, mx);
 }
-STX_MULTIVERSION int64_t next_candidate(const float* x, int64_t from, int64_t n, float above, float at_least) {
-  return next_candidate_impl<float, true>(x, from, n, above, at_least);
+STX_MULTIVERSION int64_t next_candidate(const float* x, int64_t from, int64_t n, float above) {
+  return next_candidate_impl(x, from, n, above);
 }
-STX_MULTIVERSION int64_t next_candidate(const double* x, int64_t from, int64_t n, double above, double at_least) {
-  return next_candidate_impl<double, true>(x, from, n, above, at_least);
+STX_MULTIVERSION int64_t next_candidate(const double* x, int64_t from, int64_t n, double above) {
+  return next_candidate_impl(x, from, n, above);
 }
 STX_MULTIVERSION int64_t next_candidate(const int32_t* x, int64_t from, int64_t n, int32_t above) {
-  return next_candidate_impl<int32_t, false>(x, from, n, above, 0);
+  return next_candidate_impl(x, from, n, above);
 }
 
 STX_MULTIVERSION float sum_squares(const float* p, int64_t d) { return dot_impl<float, 16>(p, p, d); }

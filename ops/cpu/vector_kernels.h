@@ -25,10 +25,9 @@ void max_into(const double* x, int64_t rows, int64_t m, double* mx);
 void weighted_row_sum(const float* const* rows, const float* w, int64_t m, int64_t d, float* y);
 void weighted_row_sum(const double* const* rows, const double* w, int64_t m, int64_t d, double* y);
 
-// First j in [from, n) with x[j] > above and x[j] >= at_least, or n.
-int64_t next_candidate(const float* x, int64_t from, int64_t n, float above, float at_least);
-int64_t next_candidate(const double* x, int64_t from, int64_t n, double above, double at_least);
 // First j in [from, n) with x[j] > above, or n.
+int64_t next_candidate(const float* x, int64_t from, int64_t n, float above);
+int64_t next_candidate(const double* x, int64_t from, int64_t n, double above);
 int64_t next_candidate(const int32_t* x, int64_t from, int64_t n, int32_t above);
 
 // Writes every j in [0, n) with x[j] >= at_least to out (ascending) and returns how many: one
