@@ -172,9 +172,7 @@ constexpr const char* kLabelOp = "read_label_mask";
 
 // One label sample as int64; false when it is not a non-negative integer (NaN, fraction, < 0).
 template <typename S>
-bool label_value(const uint8_t* p, int64_t* out) {
-  S v;
-  std::memcpy(&v, p, sizeof(S));
+bool label_value(S v, int64_t* out) {
   if constexpr (std::is_floating_point_v<S>) {
     if (!(v >= 0) || v != std::floor(v) || v >= 9.2e18) return false;
   } else if constexpr (std::is_signed_v<S>) {
@@ -182,25 +180,6 @@ bool label_value(const uint8_t* p, int64_t* out) {
   }
   *out = static_cast<int64_t>(v);
   return static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-}
-
-// Decodes a single-sample TIFF of sample type S into the int64 mask `out` [H, W].
-template <typename S>
-void decode_labels_as(TiffFile& f, const std::string& path, at::Tensor& out) {
-  const int64_t H = out.size(0), W = out.size(1);
-  int64_t* o = out.data_ptr<int64_t>();
-  read_blocks(f, H, W, sizeof(S), kLabelOp, path,
-              [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
-                for (int64_t r = 0; r < rows; ++r) {
-                  const uint8_t* s = src + r * pitch;
-                  int64_t* d = o + (y0 + r) * W + x0;
-                  for (int64_t c = 0; c < cols; ++c) {
-                    TORCH_CHECK(label_value<S>(s + c * int64_t(sizeof(S)), d + c), kLabelOp, ": '", path,
-                                "' pixel (row ", y0 + r, ", col ", x0 + c,
-                                ") is not a non-negative integer label (negative, fractional or NaN)");
-                  }
-                }
-              });
 }
 
 // Calls fn(S{}) with S the C++ type of a TIFF (sample format, bits per sample) pair, once per image
@@ -232,14 +211,14 @@ using PlaneValue = std::conditional_t<
     std::conditional_t<std::is_same_v<S, uint32_t> || std::is_same_v<S, uint64_t>, int64_t, S>>;
 
 // Decodes window `win` of the current directory ([H, W] image, contiguous samples of type S) into
-// out [samples, win.h, win.w].
-template <typename S>
-void decode_planes_as(TiffFile& f, const std::string& path, int64_t page, int64_t H, int64_t W, const Window& win,
-                      at::Tensor& out) {
-  using O = PlaneValue<S>;
+// out [samples, win.h, win.w] of type O, each sample through convert(value, row, col), which may
+// reject it (label masks) or widen it (raw planes).
+template <typename S, typename O, typename Convert>
+void decode_samples_as(TiffFile& f, const char* op, const std::string& path, int64_t H, int64_t W, const Window& win,
+                       at::Tensor& out, Convert convert) {
   const int64_t C = out.size(0), oh = out.size(1), ow = out.size(2);
   O* o = out.data_ptr<O>();
-  read_blocks(f, H, W, C * int64_t(sizeof(S)), kPlanesOp, path,
+  read_blocks(f, H, W, C * int64_t(sizeof(S)), op, path,
               [&](const uint8_t* src, int64_t pitch, int64_t rows, int64_t cols, int64_t y0, int64_t x0) {
                 const int64_t r0 = std::max<int64_t>(0, win.y0 - y0), r1 = std::min(rows, win.y0 + win.h - y0);
                 const int64_t c0 = std::max<int64_t>(0, win.x0 - x0), c1 = std::min(cols, win.x0 + win.w - x0);
@@ -249,12 +228,7 @@ void decode_planes_as(TiffFile& f, const std::string& path, int64_t page, int64_
                     for (int64_t k = 0; k < C; ++k, s += sizeof(S)) {
                       S v;
                       std::memcpy(&v, s, sizeof(S));
-                      if constexpr (std::is_same_v<S, uint64_t>) {
-                        TORCH_CHECK(v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), kPlanesOp, ": '",
-                                    path, "' page ", page, " pixel (row ", y0 + r, ", col ", x0 + c,
-                                    ") does not fit int64");
-                      }
-                      o[(k * oh + y0 + r - win.y0) * ow + x0 + c - win.x0] = static_cast<O>(v);
+                      o[(k * oh + y0 + r - win.y0) * ow + x0 + c - win.x0] = convert(v, y0 + r, x0 + c);
                     }
                   }
                 }
@@ -290,13 +264,20 @@ at::Tensor decode_tiff_labels(const std::string& path) {
   TiffFile f(path, kLabelOp);
   const TiffLayout l = read_layout(f, path, kLabelOp);
   TORCH_CHECK(l.samples == 1, kLabelOp, ": '", path, "' has ", l.samples, " samples per pixel; a label mask has one");
-  at::Tensor out = at::empty({int64_t(l.height), int64_t(l.width)}, at::kLong);
+  const int64_t H = l.height, W = l.width;
+  at::Tensor out = at::empty({1, H, W}, at::kLong);
   const bool known = with_sample_type(l.sample_format, l.bits, [&](auto sample) {
-    decode_labels_as<decltype(sample)>(f, path, out);
+    using S = decltype(sample);
+    decode_samples_as<S, int64_t>(f, kLabelOp, path, H, W, Window{0, 0, H, W}, out, [&](S v, int64_t r, int64_t c) {
+      int64_t label = 0;
+      TORCH_CHECK(label_value(v, &label), kLabelOp, ": '", path, "' pixel (row ", r, ", col ", c,
+                  ") is not a non-negative integer label (negative, fractional or NaN)");
+      return label;
+    });
   });
   TORCH_CHECK(known, kLabelOp, ": '", path, "' has ", l.bits, "-bit samples of format ", l.sample_format,
               "; expected 8/16/32/64-bit integers or 32/64-bit floats holding integers");
-  return out;
+  return out[0];
 }
 
 at::Tensor decode_tiff(const std::string& path) {
@@ -350,7 +331,14 @@ at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> on
       const bool known = with_sample_type(l.sample_format, l.bits, [&](auto sample) {
         using S = decltype(sample);
         out = at::empty({int64_t(l.samples), win.h, win.w}, c10::CppTypeToScalarType<PlaneValue<S>>::value);
-        decode_planes_as<S>(f, path, page, H, W, win, out);
+        using O = PlaneValue<S>;
+        decode_samples_as<S, O>(f, kPlanesOp, path, H, W, win, out, [&](S v, int64_t r, int64_t c) {
+          if constexpr (std::is_same_v<S, uint64_t>) {
+            TORCH_CHECK(v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), kPlanesOp, ": '", path,
+                        "' page ", page, " pixel (row ", r, ", col ", c, ") does not fit int64");
+          }
+          return static_cast<O>(v);
+        });
       });
       TORCH_CHECK(known, kPlanesOp, ": '", path, "' page ", page, " has ", l.bits, "-bit samples of format ",
                   l.sample_format, "; expected 8/16/32/64-bit integers or 32/64-bit floats");
