@@ -196,14 +196,6 @@ Table parse_delimited(std::string_view text, char delimiter, bool has_header, co
   return table;
 }
 
-void for_each_record(std::string_view text, char delimiter, const std::string& source,
-                     const std::function<void(const std::vector<std::string>&)>& on_header,
-                     const std::function<void(const std::vector<std::string>&, size_t)>& on_row) {
-  size_t n_header = 0;
-  for_each_delimited_row(text, delimiter, source, record_rows(source, on_header, on_row, &n_header));
-  TORCH_CHECK(n_header > 0, source, ": empty file (expected a header line)");
-}
-
 void for_each_record_in_file(const std::string& path, char delimiter,
                              const std::function<void(const std::vector<std::string>&)>& on_header,
                              const std::function<void(const std::vector<std::string>&, size_t)>& on_row,
@@ -253,7 +245,7 @@ int64_t parse_int_at(std::string_view field, const What&... what) {
   int64_t fast = 0;
   const char* end_of_field = field.data() + field.size();
   const auto [stop, ec] = std::from_chars(field.data(), end_of_field, fast);
-  if (ec == std::errc() && stop == end_of_field && !field.empty()) return fast;  // else strtoll's rules
+  if (ec == std::errc() && stop == end_of_field) return fast;  // else strtoll's rules
   const std::string s(field);
   char* end = nullptr;
   errno = 0;

@@ -61,15 +61,10 @@ class STX_API DelimitedParser {
 STX_API void for_each_delimited_row(std::string_view text, char delimiter, const std::string& source,
                                     const std::function<void(std::vector<std::string>&, size_t)>& on_row);
 
-// A headed table, streamed: on_header(header) once, then on_row(fields, line) for every row, each
-// of which must have the header's number of fields (else an error names the line). An empty
-// file is an error.
-STX_API void for_each_record(std::string_view text, char delimiter, const std::string& source,
-                             const std::function<void(const std::vector<std::string>&)>& on_header,
-                             const std::function<void(const std::vector<std::string>&, size_t)>& on_row);
-
-// for_each_record over a file read (and gzip-inflated) in chunks of `chunk_bytes`: memory stays
-// O(chunk + one row) whatever the file's size. Errors name the file.
+// A headed table streamed from a file read (and gzip-inflated) in chunks of `chunk_bytes`:
+// on_header(header) once, then on_row(fields, line) for every row, each of which must have the
+// header's number of fields (else an error names the line). An empty file is an error. Memory
+// stays O(chunk + one row) whatever the file's size. Errors name the file.
 STX_API void for_each_record_in_file(const std::string& path, char delimiter,
                                      const std::function<void(const std::vector<std::string>&)>& on_header,
                                      const std::function<void(const std::vector<std::string>&, size_t)>& on_row,
