@@ -135,6 +135,14 @@ def write(tmp_path, name, text):
     return path
 
 
+def write_truncated_gzip(tmp_path, text):
+    """`text` gzipped, cut in the middle of the stream."""
+    whole = gzip.compress(text.encode())
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
 def test_bad_files_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="missing column 'nucleus_area'"):
         sdata.read_xenium_cells(write(tmp_path, "c.csv", "cell_id,x_centroid,y_centroid,transcript_counts,cell_area\n"
@@ -151,9 +159,7 @@ def test_bad_files_name_the_problem(tmp_path):
         sdata.read_xenium_polygons(write(tmp_path, "q.csv", poly + "a,0,0\na,1,0\na,1,1\nb,5,5\nb,6,5\n"))
     with pytest.raises(ValueError, match="line 3 vertex_y"):
         sdata.read_xenium_polygons(write(tmp_path, "r.csv", poly + "a,0,0\na,1,\n"))
-    whole = gzip.compress((poly + "".join(f"a,{i},{i % 3}\n" for i in range(2000))).encode())
-    truncated = tmp_path / "t.csv.gz"
-    truncated.write_bytes(whole[: len(whole) // 2])
+    truncated = write_truncated_gzip(tmp_path, poly + "".join(f"a,{i},{i % 3}\n" for i in range(2000)))
     with pytest.raises(ValueError, match="t.csv.gz"):
         sdata.read_xenium_polygons(truncated)
     with pytest.raises(ValueError, match="not.csv"):
@@ -264,8 +270,6 @@ def test_transcripts_bad_files_and_arguments(tmp_path):
         sdata.read_xenium_transcripts(write(tmp_path, "e.csv", header + "1,a,1,G,1,2,3,high\n"))
     with pytest.raises(ValueError, match="line 2: qv is NaN"):
         sdata.read_xenium_transcripts(write(tmp_path, "f.csv", header + "1,a,1,G,1,2,3,nan\n"))
-    whole = gzip.compress((header + "".join(f"{i},a,1,G,1,2,3,40\n" for i in range(5000))).encode())
-    truncated = tmp_path / "t.csv.gz"
-    truncated.write_bytes(whole[: len(whole) // 2])
+    truncated = write_truncated_gzip(tmp_path, header + "".join(f"{i},a,1,G,1,2,3,40\n" for i in range(5000)))
     with pytest.raises(ValueError, match="t.csv.gz"):
         sdata.read_xenium_transcripts(truncated)
