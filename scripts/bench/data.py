@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import stx  # noqa: F401
-from timing import median_time  # scripts/bench/timing.py
+from timing import median_time, run_child  # scripts/bench/timing.py
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("STX_DATA", REPO.parent / "shared" / "data"))
@@ -202,22 +202,6 @@ def write_xenium_transcripts(path: Path, n: int, n_genes: int, n_cells: int, see
     return cells
 
 
-def _peak_growth_mib(code: str) -> tuple[float, float]:
-    """Runs `code` in a fresh interpreter; returns (seconds, peak RSS growth in MiB) it prints."""
-    import json
-    import subprocess
-    import sys
-
-    # VmHWM, not ru_maxrss: the latter keeps the forked parent's peak across exec.
-    prog = ("import json, time, os\n"
-            "def rss():\n  return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024\n"
-            + code)
-    out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["seconds"], r["mib"]
-
-
 def bench_transcripts(quick: bool) -> None:
     import tempfile
 
@@ -238,18 +222,18 @@ def bench_transcripts(quick: bool) -> None:
         table = table.reindex(index=cells, columns=genes, fill_value=0)
         assert torch.equal(ours, torch.from_numpy(table.to_numpy())), "counts differ from pandas"
         del tx, ours, ref, table
-        setup = "cells = [f'c{i:06d}-1' for i in range(20000)]\ngenes = [f'GENE{g}' for g in range(300)]\n"
-        stx_code = (setup + "import stx.data as d\nbase = rss(); t = time.perf_counter()\n"
-                    f"c = d.xenium_cell_counts(d.read_xenium_transcripts({str(path)!r}), cells, genes)\n"
-                    "print(json.dumps({'seconds': time.perf_counter() - t, 'mib': rss() - base}))\n")
-        pd_code = (setup + "import pandas as pd\nbase = rss(); t = time.perf_counter()\n"
+        setup = ("import time\ncells = [f'c{i:06d}-1' for i in range(20000)]\n"
+                 "genes = [f'GENE{g}' for g in range(300)]\n")
+        measured = "report(seconds=time.perf_counter() - t, mib=(status('VmHWM') - before) / 1024)\n"
+        stx_code = (setup + "import stx.data as d\nbefore = reset_peak(); t = time.perf_counter()\n"
+                    f"c = d.xenium_cell_counts(d.read_xenium_transcripts({str(path)!r}), cells, genes)\n" + measured)
+        pd_code = (setup + "import pandas as pd\nbefore = reset_peak(); t = time.perf_counter()\n"
                    f"r = pd.read_csv({str(path)!r})\nr = r[(r['qv'] >= 20) & (r['cell_id'] != 'UNASSIGNED')]\n"
                    "c = r.groupby(['cell_id', 'feature_name']).size().unstack(fill_value=0)"
-                   ".reindex(index=cells, columns=genes, fill_value=0).to_numpy()\n"
-                   "print(json.dumps({'seconds': time.perf_counter() - t, 'mib': rss() - base}))\n")
+                   ".reindex(index=cells, columns=genes, fill_value=0).to_numpy()\n" + measured)
         runs = 1 if quick else 3
-        t_stx, m_stx = min(_peak_growth_mib(stx_code) for _ in range(runs))
-        t_pd, m_pd = min(_peak_growth_mib(pd_code) for _ in range(runs))
+        t_stx, m_stx = min((r["seconds"], r["mib"]) for r in (run_child(stx_code) for _ in range(runs)))
+        t_pd, m_pd = min((r["seconds"], r["mib"]) for r in (run_child(pd_code) for _ in range(runs)))
         print(f"Xenium transcripts: {n} rows, {path.stat().st_size / 2**20:.0f} MiB gzip CSV, read + per-cell counts "
               f"(20000 x 300): pandas {t_pd:6.2f} s, {m_pd:6.0f} MiB peak growth | stx {t_stx:6.2f} s, "
               f"{m_stx:6.0f} MiB ({t_pd / t_stx:.2f}x faster, {m_pd / max(m_stx, 1e-9):.1f}x less memory)")

@@ -8,16 +8,12 @@ Usage: .venv/bin/python scripts/bench/losses.py [--quick] [--threads 2]
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 
 import torch
 import torch.nn.functional as F
 
 import stx
-from timing import median_time, sync  # scripts/bench/timing.py
+from timing import median_time, run_child, sync  # scripts/bench/timing.py
 
 
 def composite_pearson(pred, target, dim=0, eps=1e-8):
@@ -63,33 +59,23 @@ def cuda_peak_extra_mib(kind, B, G):
 
 
 _CHILD = r"""
-import json, sys, torch
-sys.path.insert(0, {bench_dir!r})
+import torch
 from losses import make, fwd_bwd
-
-def status(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
 
 torch.set_num_threads({threads})
 pred, fn = make({kind!r}, {B}, {G})
 small_pred, small_fn = make({kind!r}, 8, 8)
 fwd_bwd(small_pred, small_fn)  # load kernels / thread pools first
 pred.grad = torch.empty_like(pred)  # the gradient buffer is part of the inputs for both
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = status("VmRSS")
+before = reset_peak()
 loss = fn()
 loss.backward()
-print(json.dumps({{"extra_mib": (status("VmHWM") - before) / 1024.0}}))
+report(extra_mib=(status("VmHWM") - before) / 1024.0)
 """
 
 
 def peak_extra_mib(kind, B, G, threads):
-    code = _CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), threads=threads, kind=kind, B=B, G=G)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["extra_mib"]
+    return run_child(_CHILD.format(threads=threads, kind=kind, B=B, G=G))["extra_mib"]
 
 
 def main():

@@ -12,17 +12,14 @@ Run from the repository root with stx importable (installed, or STX_BUILD_DIR + 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 from collections import Counter
 
 import torch
 import torch.nn.functional as F
 
 import stx
-from timing import median_time, sync  # scripts/bench/timing.py
+from timing import median_time, run_child, sync  # scripts/bench/timing.py
 
 
 def cuda_peak_extra_mib(fn):
@@ -43,15 +40,9 @@ def composite_topk(query, bank, k, chunk=512):
 
 
 _MEMORY_CHILD = r"""
-import json, sys, torch
-sys.path.insert(0, {bench_dir!r})
+import torch
 import stx
 from retrieval import composite_topk
-
-def status(field):  # kB values of /proc/self/status
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
 
 torch.set_num_threads({threads})
 g = torch.Generator().manual_seed(0)
@@ -59,25 +50,18 @@ q = torch.randn({Q}, {D}, generator=g)
 b = torch.randn({N}, {D}, generator=g)
 stx.ops.cosine_topk(q[:8], b[:1000], {k})  # load kernels / thread pools before the baseline
 composite_topk(q[:8], b[:1000], {k})
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
-before = status("VmRSS")
+before = reset_peak()
 if {which!r} == "stx":
     stx.ops.cosine_topk(q, b, {k})
 else:
     composite_topk(q, b, {k})
-print(json.dumps({{"extra_mib": (status("VmHWM") - before) / 1024.0}}))
+report(extra_mib=(status("VmHWM") - before) / 1024.0)
 """
 
 
 def peak_extra_mib(which, Q, N, D, k, threads):
     """Peak RSS growth of a fresh process during one call (inputs allocated before the baseline)."""
-    import os
-
-    code = _MEMORY_CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), threads=threads, Q=Q, N=N, D=D,
-                                k=k, which=which)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["extra_mib"]
+    return run_child(_MEMORY_CHILD.format(threads=threads, Q=Q, N=N, D=D, k=k, which=which))["extra_mib"]
 
 
 def reference_soft_labels_loop(query, bank_emb, labels, expr, k, num_types):
