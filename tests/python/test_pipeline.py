@@ -79,7 +79,7 @@ def test_train_then_evaluate_and_reject_another_gene_set(demo_run, tmp_path, cap
 
     import torch
 
-    state = torch.load(ckpt, weights_only=False)
+    state = torch.load(ckpt, weights_only=True)  # what evaluate loads: plain data only
     # the checkpoint carries the mean training profile; evaluate reports that constant predictor beside the model
     assert state["train_mean"].shape == (TINY["top_genes"],)
     base = metrics["mean_predictor"]
@@ -90,6 +90,39 @@ def test_train_then_evaluate_and_reject_another_gene_set(demo_run, tmp_path, cap
     assert main(["evaluate", "--checkpoint", str(tmp_path / "other.pt"), "--data", visium, "--sections", sections[0],
                  "--config", str(cfg), "--out", str(tmp_path / "eval2")]) == 2
     assert "another gene set" in capsys.readouterr().err
+
+
+class _RunsCode:
+    """Unpickling this calls Path.touch(marker): the shape of a code-execution payload."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_evaluate_never_runs_code_from_a_crafted_checkpoint(tmp_path, capsys):
+    import torch
+
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / "crafted.pt"
+    torch.save({"model": {}, "genes": ["a"], "config": {}, "payload": _RunsCode(marker)}, crafted)
+    assert main(["evaluate", "--checkpoint", str(crafted), "--data", str(tmp_path), "--sections", "s",
+                 "--out", str(tmp_path / "eval")]) == 2
+    assert not marker.exists()
+    err = capsys.readouterr().err
+    assert "cannot be read as an stx checkpoint" in err and str(crafted) in err
+    assert not (tmp_path / "eval").exists()  # refused before any output folder is made
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", b"PK\x03\x04truncated"])
+def test_evaluate_rejects_truncated_or_random_checkpoints(tmp_path, capsys, content):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    assert main(["evaluate", "--checkpoint", str(bad), "--data", str(tmp_path), "--sections", "s",
+                 "--out", str(tmp_path / "eval")]) == 2
+    assert "cannot be read as an stx checkpoint" in capsys.readouterr().err
 
 
 @pytest.mark.realdata

@@ -13,7 +13,7 @@ import stx
 from . import data as pdata
 from . import evaluate, report, sampling
 from .config import PipelineConfig, load_config
-from .outputs import prepare_out_dir, write_json
+from .outputs import load_checkpoint, prepare_out_dir, save_checkpoint, write_json
 from .train import make_model, predict, train_scr2net
 
 try:
@@ -209,9 +209,9 @@ def run_train(args: argparse.Namespace) -> int:
     trained = train_scr2net(pool["patches"][idx], pool["targets"][idx], labels[idx], cfg, seed=cfg.seed,
                             retrieval=not args.no_retrieval)
     # train_mean: the mean training profile, so `evaluate` can report the mean-predictor baseline.
-    torch.save({"model": trained.model.state_dict(), "genes": genes, "config": cfg.to_dict(),
-                "stx_version": stx.__version__, "retrieval": not args.no_retrieval,
-                "train_mean": pool["targets"][idx].mean(0)}, out / "checkpoint.pt")
+    save_checkpoint({"model": trained.model.state_dict(), "genes": genes, "config": cfg.to_dict(),
+                     "stx_version": stx.__version__, "retrieval": not args.no_retrieval,
+                     "train_mean": pool["targets"][idx].mean(0)}, out / "checkpoint.pt")
     pred = predict(trained.model, pool["patches"][idx], cfg.device)
     metrics = evaluate.regression_metrics(pred, pool["targets"][idx])
     write_json(out / "metrics.json", {**metrics, "split": "train", "sections": pool["names"]})
@@ -223,7 +223,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ckpt_path = Path(args.checkpoint)
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"--checkpoint {ckpt_path} does not exist")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(ckpt_path)
     for key in ("model", "genes", "config"):
         if key not in ckpt:
             raise ValueError(f"--checkpoint {ckpt_path} is not an stx checkpoint (no '{key}')")
