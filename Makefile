@@ -18,6 +18,8 @@ SKBUILD_FLAGS := -Ccmake.define.STX_BUILD_TESTS=ON \
   -Cbuild.verbose=true
 export CMAKE_BUILD_PARALLEL_LEVEL := $(JOBS)
 export CCACHE_MAXSIZE ?= 10G
+# Hash paths relative to the checkout, so a fresh clone elsewhere (CI) reuses this machine's cache.
+export CCACHE_BASEDIR ?= $(ROOT)
 
 .PHONY: setup build test test-cpp test-python demo clean
 
