@@ -34,6 +34,7 @@ BUILD="${STX_DEVICE_CHECK_BUILD_DIR:-build/device}"
 OUT="${OUT:-$BUILD/out}"
 JOBS="${JOBS:-$(nproc)}"
 LOGS="$BUILD/logs"
+rm -rf "$LOGS"  # no log of an earlier run may leak into this summary
 mkdir -p "$LOGS" "$OUT"
 STEPS="$LOGS/steps.tsv"  # step <TAB> status <TAB> seconds <TAB> detail, read by the report
 : >"$STEPS"
@@ -97,8 +98,13 @@ if [[ -n "$CUDA" ]]; then
        -DSTX_BUILD_TESTS=OFF -DSTX_CUDA_ARCH_LIST="${STX_CUDA_ARCH_LIST:-9.0}" \
        ${NVCC:+-DCMAKE_CUDA_COMPILER="$NVCC"} "${launcher[@]}" >"$LOGS/configure.log" 2>&1 &&
      cmake --build "$BUILD" -j "$JOBS" --target stx stx_python >"$LOGS/build.log" 2>&1 &&
-     "$PY" -c "import stx, sys; print('stx', stx.__version__, 'cuda', stx.has_cuda(), 'data', stx.has_data())" \
-       >>"$LOGS/build.log" 2>&1; then
+     "$PY" - "$ROOT/torch_ext" >>"$LOGS/build.log" 2>&1 <<'EOF'; then
+import os, sys
+import stx
+where = os.path.realpath(stx.__file__)
+assert where.startswith(os.path.realpath(sys.argv[1]) + os.sep), f"stx imports from {where}, not from this checkout"
+print("stx", stx.__version__, "cuda", stx.has_cuda(), "data", stx.has_data())
+EOF
     build_ok=1
     record build pass $(($(date +%s) - t0)) "CUDA=$CUDA, STX_WITH_DATA=OFF; $(tail -1 "$LOGS/build.log")"
   else
@@ -136,11 +142,13 @@ sanitizer() {  # tool: runs the subset under compute-sanitizer --tool <tool>, re
     "${PYTEST[@]}" -k "not float64 and not large" "${SANITIZER_TESTS[@]}" >"$LOGS/sanitizer_$tool.log" 2>&1
   rc=$?
   local took=$(($(date +%s) - t0)) summary
-  summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed|failed" "$LOGS/sanitizer_$tool.log" | tail -2 | tr '\n' ' ')
+  summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY| in [0-9.]+s" "$LOGS/sanitizer_$tool.log" | tail -2 | tr '\n' ' ')
   if grep -q "Device not supported" "$LOGS/sanitizer_$tool.log"; then
     record "sanitizer $tool" skipped "$took" "the device refused compute-sanitizer (Device not supported)"
   elif [[ $rc == 124 ]]; then
     record "sanitizer $tool" fail "$took" "timed out after ${limit}s; $summary"
+  elif [[ $rc == 0 ]] && ! grep -qE "[0-9]+ passed" "$LOGS/sanitizer_$tool.log"; then
+    record "sanitizer $tool" fail "$took" "no test ran under the sanitizer; $summary"
   elif [[ $rc == 0 ]]; then
     record "sanitizer $tool" pass "$took" "$summary"
   else

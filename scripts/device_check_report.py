@@ -7,6 +7,7 @@ summaries and the benchmark table. Exit status 1 when a step failed.
 from __future__ import annotations
 
 import argparse
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def junit(path: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 def sanitizer_excerpt(log: str) -> list[str]:
     """The summary line and the first reported errors/hazards of a compute-sanitizer log."""
-    lines = [line for line in log.splitlines() if line.startswith("=========")]
+    lines = [line for line in log.splitlines() if re.match(r"={9} \S", line)]  # not pytest's ===== rulers
     return lines[:MAX_EXCERPT // 2] + [line for line in lines[MAX_EXCERPT // 2:] if "SUMMARY" in line]
 
 
@@ -61,6 +62,10 @@ def main() -> int:
     logs, dry = args.logs, args.dry == "1"
 
     rows = steps(logs)
+    counts, failures = junit(logs / "cuda_tests.xml")
+    if counts and not dry and (counts["skipped"] or not counts["passed"]):  # on the GPU every CUDA test must run
+        rows.append(("CUDA tests ran", "fail", "", f"{counts['skipped']} skipped, {counts['passed']} passed: "
+                     "on the GPU machine no CUDA test may skip (see the log tail)"))
     failed = [r for r in rows if r[1] == "fail"]
     verdict = "FAILED" if failed or not rows else "passed"
     mode = "dry run (no GPU: build, collection, test bodies and benchmark code on the CPU)" if dry else "GPU run"
@@ -71,7 +76,6 @@ def main() -> int:
         shown = {"pass": "pass", "fail": "**FAIL**", "skipped": "skipped"}.get(status, status)
         out.append(f"| {step} | {shown} | {seconds} | {detail.replace('|', '/')} |")
 
-    counts, failures = junit(logs / "cuda_tests.xml")
     if counts:
         out += ["", "## CUDA tests" + (" (bodies run against the CPU)" if dry else ""), "",
                 f"{counts['tests']} tests: {counts['passed']} passed, {counts['failures']} failed, "
@@ -100,7 +104,7 @@ def main() -> int:
     for name, title, lines in (("build_failure.log", "Build failure", MAX_EXCERPT),
                                ("cuda_tests.log", "CUDA test log (tail)", 2 * MAX_EXCERPT)):
         text = read(logs / name)
-        if text and (name == "build_failure.log" or failures or not counts or counts.get("errors")):
+        if text and (name == "build_failure.log" or failed or not counts or counts.get("errors")):
             out += ["", f"## {title}", "", "```", *text.splitlines()[-lines:], "```"]
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
