@@ -5,8 +5,9 @@ table with each measured ratio, its target and whether it is met):
                r = 27.5 px, pitch 100 px): effective bandwidth of the forward and of forward+backward
                as a fraction of the device-to-device copy bandwidth (targets >= 0.5 and >= 0.4);
   cosine_topk  Q = 4096, N = 1 000 000, D = 256, k = 100, float32, against torch mm + topk (the whole
-               [Q, N] score matrix, and in query chunks of 512): time ratio (target >= 2x) and peak
-               extra GPU memory (target: flat, i.e. no [Q, N] matrix);
+               [Q, N] score matrix, and in query chunks of 512): time ratio (target >= 2x against the
+               faster of the two) and peak extra GPU memory (target: flat, i.e. under 2 % of the
+               [Q, N] score matrix);
   losses       soft_label_loss, pearson_loss, contrastive_loss forward+backward against autograd
                composites (time ratio composite / stx);
   scr2net      one SCR2Net training step (the full objective, backward, SGD) on the GPU against the CPU.
@@ -54,7 +55,7 @@ class Table:
 
 
 def peak_extra_mib(fn, device):
-    """Peak allocator growth during one call (inputs already allocated); 0 on the CPU (not measured)."""
+    """Peak CUDA allocator growth during one call (inputs already allocated); NaN on the CPU (not measured)."""
     if device != "cuda":
         return float("nan")
     sync()
@@ -109,7 +110,8 @@ def bench_cosine_topk(table, device, quick, reps):
     table.add(f"cosine_topk Q={Q} N={N} D={D} k={k}: mm+topk / stx", best / t_stx, "x", ">= 2", best / t_stx >= 2,
               f"stx {t_stx * 1e3:.1f} ms, mm+topk {t_full * 1e3:.1f} ms, chunked(512) {t_chunked * 1e3:.1f} ms")
     scores_mib = Q * N * 4 / 2**20
-    table.add("cosine_topk peak extra memory, stx", m_stx, "MiB", "flat", m_stx < 0.25 * scores_mib if device == "cuda" else None,
+    flat = m_stx < 0.02 * scores_mib if device == "cuda" else None  # O(Q k + tile), not O(Q N)
+    table.add("cosine_topk peak extra memory, stx", m_stx, "MiB", "< 2% of [Q, N]", flat,
               f"mm+topk {m_full:.0f} MiB, chunked(512) {m_chunked:.0f} MiB; the [Q, N] scores are {scores_mib:.0f} MiB")
 
 
