@@ -57,3 +57,13 @@ def test_cuda_registrations_live_under_ops_cuda():
                if "TORCH_LIBRARY_IMPL(stx, CUDA" in p.read_text() and p.parent.name != "cuda"]
     assert outside == []
     assert "STX_WITH_CUDA" not in "".join(p.read_text() for p in (REPO_ROOT / "ops").glob("*_composite.cpp"))
+
+
+@pytest.mark.skipif(not stx.has_cuda(), reason="libstx was built without its CUDA kernels")
+@pytest.mark.parametrize("family", sorted(schema_families()))
+def test_every_cpu_kernel_has_a_cuda_kernel(family):
+    """In a CUDA build every op with a CPU kernel has a CUDA kernel (checked without a GPU)."""
+    for name in schema_families()[family]:
+        qualname = f"stx::{name}"
+        if torch._C._dispatch_has_kernel_for_dispatch_key(qualname, "CPU"):
+            assert torch._C._dispatch_has_kernel_for_dispatch_key(qualname, "CUDA"), f"{qualname} has no CUDA kernel"
