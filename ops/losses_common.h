@@ -1,6 +1,8 @@
 #pragma once
-// Argument checks of the loss family, shared by the CPU kernels and the ATen (CUDA) versions.
+// Argument checks of the loss family, shared by the CPU kernels and the ATen (CUDA) versions, and
+// the device-generic contrastive_loss kernel (ops/losses_composite.cpp) that both backends register.
 #include <string>
+#include <tuple>
 
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
@@ -66,5 +68,10 @@ inline void check_contrastive(const at::Tensor& a, const at::Tensor& b, double t
   TORCH_CHECK(a.size(0) > 0, op, ": batch must not be empty");
   TORCH_CHECK(temperature > 0, op, ": temperature must be positive, got ", temperature);
 }
+
+// contrastive_loss and its backward in ATen ops (any device); defined in ops/losses_composite.cpp.
+at::Tensor contrastive_loss_aten(const at::Tensor& a, const at::Tensor& b, double temperature);
+std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_aten(const at::Tensor& grad, const at::Tensor& a,
+                                                                  const at::Tensor& b, double temperature);
 
 }  // namespace stx::ops::losses

@@ -1,8 +1,6 @@
-// Loss kernels written with ATen ops in closed form (no autograd graph): contrastive_loss on
-// every device (a [B, B] problem that ATen's GEMM/softmax already serve well), and the CUDA
-// kernels of soft_label_loss and pearson_loss (the fused CPU kernels are in ops/cpu/).
-#include <array>
-
+// contrastive_loss written with ATen ops in closed form (no autograd graph): one device-generic
+// kernel (a [B, B] problem that ATen's GEMM/softmax already serve well), registered here for the
+// CPU and in ops/cuda/losses_kernel.cpp for CUDA.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -13,13 +11,8 @@ namespace {
 
 constexpr double kNormEps = 1e-12;  // as torch.nn.functional.normalize
 
-at::Tensor contrastive_loss_aten(const at::Tensor& a, const at::Tensor& b, double temperature) {
-  check_contrastive(a, b, temperature);
-  const at::Tensor an = a / at::linalg_vector_norm(a, 2, {1}, true).clamp_min(kNormEps);
-  const at::Tensor bn = b / at::linalg_vector_norm(b, 2, {1}, true).clamp_min(kNormEps);
-  const at::Tensor logits = at::mm(an, bn.t()) / temperature;
-  const at::Tensor diag = logits.diagonal();
-  return 0.5 * ((at::logsumexp(logits, {1}) - diag).mean() + (at::logsumexp(logits, {0}) - diag).mean());
+at::Tensor normalize_rows(const at::Tensor& x) {
+  return x / at::linalg_vector_norm(x, 2, {1}, true).clamp_min(kNormEps);
 }
 
 // Gradient of x / max(||x||, eps) given the gradient g of the normalised rows xn.
@@ -29,12 +22,20 @@ at::Tensor normalize_backward(const at::Tensor& x, const at::Tensor& xn, const a
   return at::where(norm > kNormEps, projected, g / kNormEps);
 }
 
+}  // namespace
+
+at::Tensor contrastive_loss_aten(const at::Tensor& a, const at::Tensor& b, double temperature) {
+  check_contrastive(a, b, temperature);
+  const at::Tensor logits = at::mm(normalize_rows(a), normalize_rows(b).t()) / temperature;
+  const at::Tensor diag = logits.diagonal();
+  return 0.5 * ((at::logsumexp(logits, {1}) - diag).mean() + (at::logsumexp(logits, {0}) - diag).mean());
+}
+
 std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_aten(const at::Tensor& grad, const at::Tensor& a,
                                                                   const at::Tensor& b, double temperature) {
   check_contrastive(a, b, temperature);
   const int64_t B = a.size(0);
-  const at::Tensor an = a / at::linalg_vector_norm(a, 2, {1}, true).clamp_min(kNormEps);
-  const at::Tensor bn = b / at::linalg_vector_norm(b, 2, {1}, true).clamp_min(kNormEps);
+  const at::Tensor an = normalize_rows(a), bn = normalize_rows(b);
   const at::Tensor logits = at::mm(an, bn.t()) / temperature;
   // d loss / d logits = (softmax_rows + softmax_cols) / (2B) - I / B
   at::Tensor dl = (at::softmax(logits, 1) + at::softmax(logits, 0)) / (2.0 * static_cast<double>(B));
@@ -43,79 +44,9 @@ std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_aten(const at::Tens
   return {normalize_backward(a, an, at::mm(dl, bn)), normalize_backward(b, bn, at::mm(dl.t(), an))};
 }
 
-#ifdef STX_WITH_CUDA
-at::Tensor soft_label_loss_aten(const at::Tensor& pred, const at::Tensor& target, const at::Tensor& soft,
-                                const at::Tensor& confidence, double weight, double threshold, c10::string_view base_s,
-                                double delta) {
-  check_soft_label_loss(pred, target, soft, confidence, weight, delta);
-  const at::Tensor d = pred - target;
-  const at::Tensor base = parse_base(base_s) == Base::kMse ? d * d : at::huber_loss(pred, target, at::Reduction::None, delta);
-  const at::Tensor gate = (confidence > threshold).to(pred.scalar_type()).unsqueeze(1);
-  const at::Tensor kd = (pred - soft).square() * gate;
-  return (base.sum() + weight * kd.sum()) / static_cast<double>(pred.numel());
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor> soft_label_loss_backward_aten(
-    const at::Tensor& grad, const at::Tensor& pred, const at::Tensor& target, const at::Tensor& soft,
-    const at::Tensor& confidence, double weight, double threshold, c10::string_view base_s, double delta,
-    std::array<bool, 3> mask) {
-  check_soft_label_loss(pred, target, soft, confidence, weight, delta);
-  const at::Tensor scale = grad / static_cast<double>(pred.numel());
-  const at::Tensor d = pred - target;
-  const at::Tensor db = (parse_base(base_s) == Base::kMse ? 2 * d : d.clamp(-delta, delta)) * scale;
-  const at::Tensor gate = (confidence > threshold).to(pred.scalar_type()).unsqueeze(1);
-  const at::Tensor de = (pred - soft) * gate * (2 * weight) * scale;
-  const at::Tensor none = at::empty({0}, pred.options());
-  return {mask[0] ? db + de : none, mask[1] ? -db : none, mask[2] ? -de : none};
-}
-
-at::Tensor pearson_r_aten(const at::Tensor& x, const at::Tensor& y, int64_t d, double eps, at::Tensor* xc_out,
-                          at::Tensor* yc_out) {
-  const at::Tensor xc = x - x.mean(d, true), yc = y - y.mean(d, true);
-  const at::Tensor sx = xc.square().sum(d).sqrt(), sy = yc.square().sum(d).sqrt();
-  if (xc_out) *xc_out = xc;
-  if (yc_out) *yc_out = yc;
-  return (xc * yc).sum(d) / (sx * sy + eps);
-}
-
-at::Tensor pearson_loss_aten(const at::Tensor& pred, const at::Tensor& target, int64_t dim, double eps) {
-  const int64_t d = check_pearson("pearson_loss", pred, target, dim);
-  return 1 - pearson_r_aten(pred, target, d, eps, nullptr, nullptr).mean();
-}
-
-std::tuple<at::Tensor, at::Tensor> pearson_loss_backward_aten(const at::Tensor& grad, const at::Tensor& pred,
-                                                              const at::Tensor& target, int64_t dim, double eps,
-                                                              std::array<bool, 2> mask) {
-  const int64_t d = check_pearson("pearson_loss", pred, target, dim);
-  at::Tensor xc, yc;
-  pearson_r_aten(pred, target, d, eps, &xc, &yc);
-  const at::Tensor sxy = (xc * yc).sum(d, true);
-  const at::Tensor sx = xc.square().sum(d, true).sqrt(), sy = yc.square().sum(d, true).sqrt();
-  const at::Tensor den = sx * sy + eps;
-  const at::Tensor f = -grad / static_cast<double>(pred.size(1 - d));
-  const at::Tensor zero = at::zeros({}, pred.options());
-  const at::Tensor cxx = at::where(sx > 0, -sxy * sy / (den * den * sx), zero);
-  const at::Tensor cyy = at::where(sy > 0, -sxy * sx / (den * den * sy), zero);
-  const at::Tensor none = at::empty({0}, pred.options());
-  return {mask[0] ? f * (yc / den + cxx * xc) : none, mask[1] ? f * (xc / den + cyy * yc) : none};
-}
-#endif
-
-}  // namespace
 }  // namespace stx::ops::losses
 
 TORCH_LIBRARY_IMPL(stx, CPU, m) {
   m.impl("contrastive_loss", &stx::ops::losses::contrastive_loss_aten);
   m.impl("_contrastive_loss_backward", &stx::ops::losses::contrastive_loss_backward_aten);
 }
-
-#ifdef STX_WITH_CUDA
-TORCH_LIBRARY_IMPL(stx, CUDA, m) {
-  m.impl("contrastive_loss", &stx::ops::losses::contrastive_loss_aten);
-  m.impl("_contrastive_loss_backward", &stx::ops::losses::contrastive_loss_backward_aten);
-  m.impl("soft_label_loss", &stx::ops::losses::soft_label_loss_aten);
-  m.impl("_soft_label_loss_backward", &stx::ops::losses::soft_label_loss_backward_aten);
-  m.impl("pearson_loss", &stx::ops::losses::pearson_loss_aten);
-  m.impl("_pearson_loss_backward", &stx::ops::losses::pearson_loss_backward_aten);
-}
-#endif

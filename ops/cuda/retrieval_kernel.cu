@@ -153,6 +153,17 @@ __global__ void __launch_bounds__(kThreads) tile_select_kernel(
   if (tid == 0) run_n[q] = n_top;
 }
 
+// The CPU's rejection (ops/cpu/retrieval_rows.h), naming the first offending row: a row of x [n, D]
+// whose squared norm sq [n] is not finite holds NaN/Inf, or is finite but overflows the compute
+// dtype (its cosine would be garbage). Called only once a device-side flag said such a row exists.
+void reject_rows(const at::Tensor& x, const at::Tensor& sq, const char* name) {
+  const int64_t r = at::isfinite(sq).logical_not().nonzero().select(1, 0)[0].item<int64_t>();
+  TORCH_CHECK(!at::isfinite(x[r]).all().item<bool>(), "cosine_topk: ", name, " row ", r,
+              " has a squared norm that overflows ", x.scalar_type() == at::kFloat ? "float32" : "float64",
+              "; rescale the inputs");
+  TORCH_CHECK(false, "cosine_topk: ", name, " row ", r, " contains NaN or Inf (non-finite inputs are rejected)");
+}
+
 // k > kMaxBlockSelectK: stable sort of [running list | masked tile] (running entries come first
 // and have lower indices, so ties keep the lower index).
 void merge_tile_by_sort(at::Tensor tile, int64_t col0, int64_t q0, at::Tensor& run_s, at::Tensor& run_i,
@@ -189,8 +200,8 @@ std::tuple<at::Tensor, at::Tensor> cosine_topk_cuda(const at::Tensor& query, con
   at::Tensor run_n = at::zeros({Q}, run_i.options());
 
   at::Tensor q = query.to(dtype).contiguous();
-  TORCH_CHECK(at::isfinite(q).all().item<bool>(), "cosine_topk: query contains NaN or Inf (non-finite inputs are rejected)");
   const at::Tensor q_sq = (q * q).sum(1);
+  if (!at::isfinite(q_sq).all().item<bool>()) reject_rows(q, q_sq, "query");
   if (metric == Metric::kCosine) q = q / q_sq.sqrt().clamp_min(kNormEps).unsqueeze(1);
   const at::Tensor mask = bank_mask.has_value() ? bank_mask->contiguous() : at::Tensor();
   at::Tensor bad = at::zeros({}, query.options().dtype(at::kBool));  // one sync at the end
@@ -202,8 +213,8 @@ std::tuple<at::Tensor, at::Tensor> cosine_topk_cuda(const at::Tensor& query, con
   for (int64_t n0 = 0; n0 < N; n0 += nt_max) {
     const int64_t nt = std::min(nt_max, N - n0);
     at::Tensor b = bank.narrow(0, n0, nt).to(dtype);
-    bad.logical_or_(at::isfinite(b).all().logical_not());
     const at::Tensor b_sq = (b * b).sum(1);
+    bad.logical_or_(at::isfinite(b_sq).all().logical_not());
     if (metric == Metric::kCosine) b = b / b_sq.sqrt().clamp_min(kNormEps).unsqueeze(1);
     for (int64_t q0 = 0; q0 < Q; q0 += qt_max) {
       const int64_t qt = std::min(qt_max, Q - q0);
@@ -225,7 +236,10 @@ std::tuple<at::Tensor, at::Tensor> cosine_topk_cuda(const at::Tensor& query, con
       });
     }
   }
-  TORCH_CHECK(!bad.item<bool>(), "cosine_topk: bank contains NaN or Inf (non-finite inputs are rejected)");
+  if (bad.item<bool>()) {
+    const at::Tensor b = bank.to(dtype);
+    reject_rows(b, (b * b).sum(1), "bank");
+  }
   return {run_s.to(query.scalar_type()), run_i};
 }
 

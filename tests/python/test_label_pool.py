@@ -166,7 +166,7 @@ def test_bad_input(make, match):
         torch.ops.stx.label_pool(dense, labels, K, "max", 0)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.cuda
 def test_mismatched_devices():
     dense, labels, K = make_case("cpu")
     with pytest.raises(RuntimeError, match="labels"):

@@ -91,9 +91,10 @@ def test_contrastive_loss_matches_composite(device):
     check_against(lambda a, b: stx.ops.contrastive_loss(a, b, 0.5), lambda a, b: ref_contrastive(a, b, 0.5), [a, b])
 
 
-def test_gradcheck_float64():
-    p, t, s = (rand(6, 5, seed=i).requires_grad_() for i in (12, 13, 14))
-    conf = torch.tensor([0.0, 0.2, 0.5, 0.05, 0.3, 0.9], dtype=torch.float64)
+@pytest.mark.parametrize("device", devices())
+def test_gradcheck_float64(device):
+    p, t, s = (rand(6, 5, seed=i, device=device).requires_grad_() for i in (12, 13, 14))
+    conf = torch.tensor([0.0, 0.2, 0.5, 0.05, 0.3, 0.9], dtype=torch.float64, device=device)
     for base in ("mse", "huber"):
         assert torch.autograd.gradcheck(lambda p, t, s: stx.ops.soft_label_loss(p, t, s, conf, 0.5, 0.1, base, 0.6),
                                         (p, t, s))
@@ -102,24 +103,27 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda a, b: stx.ops.contrastive_loss(a, b, 0.3), (p, t))
 
 
-def test_only_some_inputs_require_grad():
-    p, t, s = rand(5, 4, seed=15).requires_grad_(), rand(5, 4, seed=16), rand(5, 4, seed=17)
-    stx.ops.soft_label_loss(p, t, s, torch.ones(5, dtype=torch.float64)).backward()
+@pytest.mark.parametrize("device", devices())
+def test_only_some_inputs_require_grad(device):
+    p, t, s = rand(5, 4, seed=15, device=device).requires_grad_(), rand(5, 4, seed=16, device=device), rand(5, 4, seed=17, device=device)
+    stx.ops.soft_label_loss(p, t, s, torch.ones(5, dtype=torch.float64, device=device)).backward()
     stx.ops.pearson_loss(p, t).backward()
     assert p.grad is not None and t.grad is None
 
 
-def test_opcheck():
-    p, t, s = (rand(6, 5, seed=i).requires_grad_() for i in (18, 19, 20))
-    conf = torch.rand(6, dtype=torch.float64)
+@pytest.mark.parametrize("device", devices())
+def test_opcheck(device):
+    p, t, s = (rand(6, 5, seed=i, device=device).requires_grad_() for i in (18, 19, 20))
+    conf = torch.rand(6, dtype=torch.float64).to(device)
     torch.library.opcheck(torch.ops.stx.soft_label_loss.default, (p, t, s, conf, 0.1, 0.2, "huber", 0.5))
     torch.library.opcheck(torch.ops.stx.pearson_loss.default, (p, t, 1, 1e-8))
     torch.library.opcheck(torch.ops.stx.contrastive_loss.default, (p, t, 0.5))
 
 
-def test_bad_inputs_name_the_argument():
-    p, t = rand(4, 3), rand(4, 3)
-    conf = torch.ones(4, dtype=torch.float64)
+@pytest.mark.parametrize("device", devices())
+def test_bad_inputs_name_the_argument(device):
+    p, t = rand(4, 3, device=device), rand(4, 3, device=device)
+    conf = torch.ones(4, dtype=torch.float64, device=device)
     with pytest.raises(RuntimeError, match="base must be"):
         stx.ops.soft_label_loss(p, t, t, conf, base="l1")
     with pytest.raises(RuntimeError, match="confidence must have shape"):

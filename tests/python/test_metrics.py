@@ -14,18 +14,20 @@ import stx
 from conftest import devices
 
 
-def test_pearson_per_gene_matches_scipy():
+@pytest.mark.parametrize("device", devices())
+def test_pearson_per_gene_matches_scipy(device):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 6)), rng.normal(size=(40, 6))
     y[:, 1] = x[:, 1] * 2 + 0.1 * y[:, 1]
     x[:, 4] = 1.5  # constant gene -> NaN, as scipy
-    r = stx.ops.pearson_per_gene(torch.from_numpy(x), torch.from_numpy(y)).numpy()
+    r = stx.ops.pearson_per_gene(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)).cpu().numpy()
     for g in range(6):
         if g == 4:
             assert math.isnan(r[g])
         else:
             assert r[g] == pytest.approx(pearsonr(x[:, g], y[:, g])[0], abs=1e-12)
-    r_rows = stx.ops.pearson_per_gene(torch.from_numpy(x.T.copy()), torch.from_numpy(y.T.copy()), dim=1).numpy()
+    r_rows = stx.ops.pearson_per_gene(torch.from_numpy(x.T.copy()).to(device), torch.from_numpy(y.T.copy()).to(device),
+                                      dim=1).cpu().numpy()
     np.testing.assert_allclose(r_rows, r, equal_nan=True)
 
 
@@ -97,10 +99,12 @@ def test_morans_i_constant_gene_is_nan_and_float32_close():
     np.testing.assert_allclose(I32.numpy()[[0, 2]], I.numpy()[[0, 2]], rtol=1e-4)
 
 
-def test_opcheck():
-    x, y = torch.randn(20, 4, dtype=torch.float64), torch.randn(20, 4, dtype=torch.float64)
+@pytest.mark.parametrize("device", devices())
+def test_opcheck(device):
+    x, y = torch.randn(20, 4, dtype=torch.float64, device=device), torch.randn(20, 4, dtype=torch.float64, device=device)
     torch.library.opcheck(torch.ops.stx.pearson_per_gene.default, (x, y, 0))
-    torch.library.opcheck(torch.ops.stx.morans_i.default, (x, torch.rand(20, 2, dtype=torch.float64), "knn", 4, 0.0))
+    coords = torch.rand(20, 2, dtype=torch.float64, device=device)
+    torch.library.opcheck(torch.ops.stx.morans_i.default, (x, coords, "knn", 4, 0.0))
 
 
 def test_bad_inputs_name_the_argument():

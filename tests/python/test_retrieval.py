@@ -104,11 +104,12 @@ def test_signed_zero_scores_tie_by_index(device, dtype):
     assert index[0].tolist() == [3, 0, 1, 2, 4] and scores[0, 1:].abs().max() == 0
 
 
+@pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-def test_merge_topk_signed_zero_scores_tie_by_index(dtype):
+def test_merge_topk_signed_zero_scores_tie_by_index(device, dtype):
     # A GEMM may not keep the sign of a zero dot product; merge_topk takes the scores as given.
-    scores = torch.tensor([[[0.0, -0.0, 0.5, 0.0, -0.0]]], dtype=dtype)
-    index = torch.tensor([[[5, 2, 7, 9, 1]]])
+    scores = torch.tensor([[[0.0, -0.0, 0.5, 0.0, -0.0]]], dtype=dtype, device=device)
+    index = torch.tensor([[[5, 2, 7, 9, 1]]], device=device)
     s, i = stx.ops.merge_topk(scores, index, 5)
     assert i[0].tolist() == [7, 1, 2, 5, 9] and s[0, 1:].abs().max() == 0
 
@@ -139,14 +140,16 @@ def test_long_rows_with_ties_and_exclude_self(device, dtype, k):
         assert_topk_equal(got, reference_topk(bank[:400].double(), bank.double(), k, "ip", None, exclude_self))
 
 
-def test_float32_and_bfloat16_close_to_float64():
+@pytest.mark.parametrize("device", devices())
+def test_float32_and_bfloat16_close_to_float64(device):
     g = torch.Generator().manual_seed(9)
     query, bank = torch.randn(30, 16, generator=g), torch.randn(500, 16, generator=g)
     rs, ri = reference_topk(query, bank, 10)
-    s32, i32 = stx.ops.cosine_topk(query, bank, 10)
+    s32, i32 = stx.ops.cosine_topk(query.to(device), bank.to(device), 10)
+    s32, i32 = s32.cpu(), i32.cpu()
     assert s32.dtype == torch.float32 and torch.allclose(s32.double(), rs, atol=1e-5)
     assert (i32 == ri).float().mean() > 0.98
-    sb, ib = stx.ops.cosine_topk(query.bfloat16(), bank.bfloat16(), 10)
+    sb, ib = (t.cpu() for t in stx.ops.cosine_topk(query.bfloat16().to(device), bank.bfloat16().to(device), 10))
     assert sb.dtype == torch.bfloat16 and torch.allclose(sb.double(), rs, atol=3e-2)
 
 
@@ -163,26 +166,28 @@ def test_filtered_topk_matches_counter_loop(device, num_types):
     assert torch.equal(keep.cpu(), reference_filter(i.cpu(), labels, num_types))
 
 
+@pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("label_offset", [0, 70000, 2**40])  # dense label table / list of distinct labels
-def test_majority_filter_label_ids_of_any_size(label_offset):
+def test_majority_filter_label_ids_of_any_size(device, label_offset):
     g = torch.Generator().manual_seed(2)
     labels = torch.randint(0, 7, (500,), generator=g) * 3 + label_offset
     index = torch.randint(-1, 500, (40, 60), generator=g)
     for num_types in (0, 1, 3):
-        keep = stx.ops.majority_filter(index, labels, num_types)
-        assert torch.equal(keep, reference_filter(index, labels, num_types))
+        keep = stx.ops.majority_filter(index.to(device), labels.to(device), num_types)
+        assert torch.equal(keep.cpu(), reference_filter(index, labels, num_types))
 
 
-def test_majority_filter_count_ties_go_to_best_rank():
-    labels = torch.tensor([0, 1, 2, 1, 0, 2])
-    index = torch.tensor([[2, 0, 1, 3, 4, 5, -1], [-1, -1, -1, -1, -1, -1, -1]])
+@pytest.mark.parametrize("device", devices())
+def test_majority_filter_count_ties_go_to_best_rank(device):
+    labels = torch.tensor([0, 1, 2, 1, 0, 2], device=device)
+    index = torch.tensor([[2, 0, 1, 3, 4, 5, -1], [-1, -1, -1, -1, -1, -1, -1]], device=device)
     # counts: 2 -> 2, 0 -> 2, 1 -> 2; label 2 appears first, then 0
     keep = stx.ops.majority_filter(index, labels, 1)
     assert keep[0].tolist() == [True, False, False, False, False, True, False]
     assert keep[1].tolist() == [False] * 7
     keep2 = stx.ops.majority_filter(index, labels, 2)
     assert keep2[0].tolist() == [True, True, False, False, True, True, False]
-    assert torch.equal(keep2, reference_filter(index, labels, 2))
+    assert torch.equal(keep2.cpu(), reference_filter(index.cpu(), labels.cpu(), 2))
 
 
 @pytest.mark.parametrize("device", devices())
@@ -203,23 +208,27 @@ def test_merge_topk_equals_single_bank(device):
     assert (i[:, :30] >= 0).all() and (i[:, 30:] == -1).all() and torch.isinf(s[:, 30:]).all()
 
 
-def test_large_bank_spans_many_tiles():
+@pytest.mark.parametrize("device", devices())
+def test_large_bank_spans_many_tiles(device):
     g = torch.Generator().manual_seed(1)
-    bank = torch.randn(9000, 4, generator=g, dtype=torch.float64)
+    bank = torch.randn(9000, 4, generator=g, dtype=torch.float64).to(device)
     query = bank[[0, 4095, 4096, 8999]] * 2
     s, i = stx.ops.cosine_topk(query, bank, 1)
     assert i[:, 0].tolist() == [0, 4095, 4096, 8999]
 
 
-def test_opcheck():
+@pytest.mark.parametrize("device", devices())
+def test_opcheck(device):
     g = torch.Generator().manual_seed(0)
-    q, b = torch.randn(5, 4, generator=g), torch.randn(20, 4, generator=g)
+    q, b = torch.randn(5, 4, generator=g).to(device), torch.randn(20, 4, generator=g).to(device)
     torch.library.opcheck(torch.ops.stx.cosine_topk.default, (q, b, 3), {"metric": "l2"})
-    torch.library.opcheck(torch.ops.stx.cosine_topk.default, (q, b, 30, "cosine", torch.rand(20) > 0.5, False))
-    labels = torch.randint(0, 3, (20,))
+    mask = (torch.rand(20, generator=g) > 0.5).to(device)
+    torch.library.opcheck(torch.ops.stx.cosine_topk.default, (q, b, 30, "cosine", mask, False))
+    labels = torch.randint(0, 3, (20,), generator=g).to(device)
     _, idx = stx.ops.cosine_topk(q, b, 6)
     torch.library.opcheck(torch.ops.stx.majority_filter.default, (idx, labels, 1))
-    torch.library.opcheck(torch.ops.stx.merge_topk.default, (torch.randn(2, 5, 3), torch.randint(0, 9, (2, 5, 3)), 4))
+    scores = torch.randn(2, 5, 3, generator=g).to(device)
+    torch.library.opcheck(torch.ops.stx.merge_topk.default, (scores, torch.randint(0, 9, (2, 5, 3), generator=g).to(device), 4))
 
 
 def test_torch_compile_fullgraph():
@@ -231,7 +240,16 @@ def test_torch_compile_fullgraph():
     assert torch.equal(i, i2) and torch.equal(k, k2)
 
 
-def test_bad_inputs_name_the_argument():
+@pytest.mark.parametrize("device", devices())
+def test_bad_inputs_name_the_argument(device):
+    torch.set_default_device(device)  # every tensor below, the ones the checks see included
+    try:
+        bad_retrieval_inputs()
+    finally:
+        torch.set_default_device(None)
+
+
+def bad_retrieval_inputs():
     q, b = torch.randn(3, 4), torch.randn(10, 4)
     with pytest.raises(RuntimeError, match="bank has D=5"):
         stx.ops.cosine_topk(q, torch.randn(10, 5), 2)

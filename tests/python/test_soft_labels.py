@@ -61,43 +61,48 @@ def test_forward_and_gradients_match_reference(device, weighting, use_keep):
     torch.testing.assert_close(b1.grad, b2.grad)
 
 
+@pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("weighting", ["mean", "similarity", "softmax"])
-def test_gradcheck_float64(weighting):
-    index, scores, keep, bank = make_inputs(3)
+def test_gradcheck_float64(device, weighting):
+    index, scores, keep, bank = make_inputs(3, device=device)
     scores = scores + 0.01 * (scores.abs() < 0.01)  # keep away from the clamp kink at 0
     scores.requires_grad_()
     bank.requires_grad_()
     assert torch.autograd.gradcheck(lambda s, b: stx.ops.soft_labels(index, s, keep, b, weighting, 0.5), (scores, bank))
 
 
-def test_only_bank_requires_grad_and_empty_rows():
-    index, scores, keep, bank = make_inputs(4)
+@pytest.mark.parametrize("device", devices())
+def test_only_bank_requires_grad_and_empty_rows(device):
+    index, scores, keep, bank = make_inputs(4, device=device)
     bank.requires_grad_()
     soft, conf = stx.ops.soft_labels(index, scores, keep, bank)
-    assert torch.equal(soft[0], torch.zeros(5, dtype=torch.float64)) and conf[0] == 0
-    assert torch.equal(soft[2], torch.zeros(5, dtype=torch.float64)) and conf[2] != 0
+    assert torch.equal(soft[0].cpu(), torch.zeros(5, dtype=torch.float64)) and conf[0] == 0
+    assert torch.equal(soft[2].cpu(), torch.zeros(5, dtype=torch.float64)) and conf[2] != 0
     soft.sum().backward()
     assert bank.grad.shape == bank.shape
 
 
-def test_float32_matches_float64():
-    index, scores, keep, bank = make_inputs(5)
+@pytest.mark.parametrize("device", devices())
+def test_float32_matches_float64(device):
+    index, scores, keep, bank = make_inputs(5, device=device)
     s64, c64 = stx.ops.soft_labels(index, scores, keep, bank, "softmax", 0.3)
     s32, c32 = stx.ops.soft_labels(index, scores.float(), keep, bank.float(), "softmax", 0.3)
     torch.testing.assert_close(s32.double(), s64, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(c32.double(), c64, atol=1e-6, rtol=1e-6)
 
 
-def test_opcheck():
-    index, scores, keep, bank = make_inputs(6)
+@pytest.mark.parametrize("device", devices())
+def test_opcheck(device):
+    index, scores, keep, bank = make_inputs(6, device=device)
     scores.requires_grad_()
     bank.requires_grad_()
     torch.library.opcheck(torch.ops.stx.soft_labels.default, (index, scores, keep, bank, "softmax", 0.5))
     torch.library.opcheck(torch.ops.stx.soft_labels.default, (index, scores.detach(), None, bank, "mean", 1.0))
 
 
-def test_double_backward_raises():
-    index, scores, keep, bank = make_inputs(7)
+@pytest.mark.parametrize("device", devices())
+def test_double_backward_raises(device):
+    index, scores, keep, bank = make_inputs(7, device=device)
     bank.requires_grad_()
     soft, _ = stx.ops.soft_labels(index, scores, keep, bank)
     (g,) = torch.autograd.grad(soft.square().sum(), bank, create_graph=True)
@@ -105,8 +110,9 @@ def test_double_backward_raises():
         g.sum().backward()
 
 
-def test_bad_inputs_name_the_argument():
-    index, scores, keep, bank = make_inputs(8)
+@pytest.mark.parametrize("device", devices())
+def test_bad_inputs_name_the_argument(device):
+    index, scores, keep, bank = make_inputs(8, device=device)
     with pytest.raises(RuntimeError, match="index values must be in"):
         stx.ops.soft_labels(index + 100, scores, keep, bank)
     with pytest.raises(RuntimeError, match="weighting must be"):

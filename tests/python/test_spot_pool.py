@@ -426,7 +426,7 @@ def test_bad_modes_and_splat_arguments():
         stx.ops.spot_splat(values, centers, radii, 2, -1, 8)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.cuda
 def test_mismatched_devices():
     dense, centers, radii = small_case("cpu")
     with pytest.raises(RuntimeError, match="centers"):
@@ -436,7 +436,6 @@ def test_mismatched_devices():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_deterministic_splat_matches_atomic():
     dense, centers, radii = small_case("cuda", multi=True)
     values = torch.randn(4, 2, 64, dtype=torch.float64, device="cuda")

@@ -31,12 +31,23 @@ def has_cuda() -> bool:
     return _torch.ops.stx._cuda_version() >= 0
 
 
+def has_data() -> bool:
+    """True when libstx was built with its data layer (``STX_WITH_DATA=ON``, the default): the readers
+    of ``stx.data``. Without it, ops, modules and envs work and ``stx.data`` raises a clear error."""
+    return hasattr(_C, "data")
+
+
 def cmake_prefix_path() -> str:
     """Prefix to add to ``CMAKE_PREFIX_PATH`` so ``find_package(stx)`` finds this installation."""
     return str(_library.package_binary_dir())
 
 
-__all__ = ["__version__", "library_path", "has_cuda", "cmake_prefix_path"]
-from stx import envs  # noqa: E402,F401  (registers stx/SpotSampling-v0 with gymnasium)
-from stx import data  # noqa: E402,F401  (readers, preprocessing, synthetic study, slides)
+__all__ = ["__version__", "library_path", "has_cuda", "has_data", "cmake_prefix_path"]
+try:
+    from stx import envs  # noqa: E402,F401  (registers stx/SpotSampling-v0 with gymnasium)
+except ModuleNotFoundError as _error:  # the ops and modules do not need gymnasium (e.g. a bare GPU image)
+    if _error.name != "gymnasium":
+        raise
+if has_data():  # else `import stx.data` raises a clear ImportError
+    from stx import data  # noqa: E402,F401  (readers, preprocessing, synthetic study, slides)
 from stx import modules  # noqa: E402,F401  (C++ nn modules: SCR2Net, dense head, patch regressor)

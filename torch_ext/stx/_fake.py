@@ -1,12 +1,8 @@
 """Fake (meta) kernels for torch.compile / FakeTensor tracing of the torch.ops.stx operators.
 
-Each op family keeps its ``torch.library.register_fake`` functions in its own
-``stx/_fake_<family>.py``; importing this module imports them all.
+Each module registers the ``torch.library.register_fake`` functions of its ops; importing this
+module imports them all.
 """
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-
-for _path in sorted(Path(__file__).resolve().parent.glob("_fake_*.py")):
-    importlib.import_module(f"stx.{_path.stem}")
+from stx import _fake_losses, _fake_metrics, _fake_retrieval, _fake_spot_pool  # noqa: F401

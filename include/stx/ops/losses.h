@@ -1,6 +1,6 @@
 #pragma once
 // Fused losses for retrieval-augmented ST regression (forward + backward kernels, C++ autograd).
-// Schemas and the exact definitions: docs/ops/retrieval.md.
+// Schemas and the exact definitions: docs/ops/losses.md.
 #include <ATen/Tensor.h>
 #include <c10/util/string_view.h>
 

@@ -1,6 +1,6 @@
 #pragma once
 // Spatial-transcriptomics evaluation metrics: per-gene Pearson correlation and Moran's I.
-// Definitions: docs/ops/retrieval.md.
+// Definitions: docs/ops/metrics.md.
 #include <tuple>
 
 #include <ATen/Tensor.h>

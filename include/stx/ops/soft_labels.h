@@ -1,6 +1,6 @@
 #pragma once
 // Retrieval-augmented soft labels: the (weighted) mean of the kept neighbours' profiles.
-// Schema and policies: docs/ops/retrieval.md.
+// Schema and policies: docs/ops/soft_labels.md.
 #include <optional>
 #include <tuple>
 

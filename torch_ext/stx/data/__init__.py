@@ -2,6 +2,12 @@
 (from the slides part) slides, patches and the spot dataset. The work is done in C++ (``stx::data``)."""
 from __future__ import annotations
 
+from stx import _C
+
+if not hasattr(_C, "data"):
+    raise ImportError("stx.data is not available: this libstx was built with STX_WITH_DATA=OFF (no readers); "
+                      "rebuild with -DSTX_WITH_DATA=ON")
+
 from stx.data.preprocess import *  # noqa: F401,F403
 from stx.data.preprocess import __all__ as _preprocess_all
 from stx.data.readers import *  # noqa: F401,F403

@@ -1,4 +1,4 @@
-"""Retrieval: exact tiled top-k, the majority cell-type filter, shard merge and soft labels.
+"""Retrieval: exact tiled top-k, the majority cell-type filter and shard merge.
 
 Thin wrappers over ``torch.ops.stx``; semantics are documented in docs/ops/retrieval.md.
 """
@@ -9,7 +9,7 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor
 
-__all__ = ["cosine_topk", "majority_filter", "filtered_topk", "merge_topk", "soft_labels"]
+__all__ = ["cosine_topk", "majority_filter", "filtered_topk", "merge_topk"]
 
 
 def cosine_topk(query: Tensor, bank: Tensor, k: int, metric: str = "cosine", bank_mask: Optional[Tensor] = None,
@@ -43,9 +43,3 @@ def merge_topk(scores: Union[Tensor, Sequence[Tensor]], index: Union[Tensor, Seq
     if not isinstance(index, Tensor):
         index = torch.stack(list(index))
     return torch.ops.stx.merge_topk(scores, index, k)
-
-
-def soft_labels(index: Tensor, scores: Tensor, keep: Optional[Tensor], bank_values: Tensor, weighting: str = "mean",
-                temperature: float = 1.0) -> tuple[Tensor, Tensor]:
-    """Soft label [Q, G] (mean / similarity / softmax weighting of kept neighbours) and confidence [Q]."""
-    return torch.ops.stx.soft_labels(index, scores, keep, bank_values, weighting, temperature)

@@ -1,11 +1,10 @@
-"""Spot pooling: read a dense map out inside spots of any size, paint spot values back, and pool
-inside integer label masks. Thin wrappers over ``torch.ops.stx.{spot_pool, spot_splat, label_pool}``
-(conventions: docs/ops/spot_pool.md)."""
+"""Spot pooling: read a dense map out inside spots of any size and paint spot values back. Thin
+wrappers over ``torch.ops.stx.{spot_pool, spot_splat}`` (conventions: docs/ops/spot_pool.md)."""
 from __future__ import annotations
 
 import torch
 
-__all__ = ["spot_pool", "spot_splat", "label_pool"]
+__all__ = ["spot_pool", "spot_splat"]
 
 
 def spot_pool(
@@ -47,21 +46,3 @@ def spot_splat(
     ``sum_n w_n(p) * norm_n * values_n``.
     """
     return torch.ops.stx.spot_splat(values, centers, radii, batch_size, height, width, shape, reduce, sigma)
-
-
-def label_pool(
-    dense: torch.Tensor,
-    labels: torch.Tensor,
-    num_labels: int,
-    reduce: str = "sum",
-    ignore_index: int = 0,
-    return_count: bool = False,
-):
-    """Aggregate ``dense`` [B, G, H, W] inside integer label masks ``labels`` [B, H, W].
-
-    Returns [B, num_labels, G] ("sum" or "mean"; an empty label gives 0). Pixels equal to
-    ``ignore_index`` (default 0, background) are skipped. ``return_count=True`` also returns
-    the int64 pixel counts [B, num_labels].
-    """
-    out, count = torch.ops.stx.label_pool(dense, labels, num_labels, reduce, ignore_index)
-    return (out, count) if return_count else out

@@ -1,7 +1,7 @@
-// CUDA kernels of the metrics: pearson_per_gene written with ATen ops (a few reductions; no custom
-// kernel needed); morans_i runs its CPU kernel on a host copy (building the neighbour graph is
-// host work and the inputs are an evaluation's [N, G] table) and returns the results on the device.
-#ifdef STX_WITH_CUDA
+// CUDA kernels of the metric family (host code, compiled only in the CUDA build): pearson_per_gene
+// written with ATen ops (a few reductions that launch ATen's CUDA kernels; no custom kernel needed);
+// morans_i runs its CPU kernel on a host copy (building the neighbour graph is host work and the
+// inputs are an evaluation's [N, G] table) and returns the results on the device.
 #include <limits>
 
 #include <ATen/ATen.h>
@@ -13,7 +13,7 @@
 namespace stx::ops::metrics {
 namespace {
 
-at::Tensor pearson_per_gene_aten(const at::Tensor& pred, const at::Tensor& target, int64_t dim) {
+at::Tensor pearson_per_gene_cuda(const at::Tensor& pred, const at::Tensor& target, int64_t dim) {
   const int64_t d = losses::check_pearson("pearson_per_gene", pred, target, dim);
   const at::Tensor x = pred.to(at::kDouble), y = target.to(at::kDouble);
   const at::Tensor xc = x - x.mean(d, true), yc = y - y.mean(d, true);
@@ -34,7 +34,6 @@ std::tuple<at::Tensor, at::Tensor> morans_i_via_host(const at::Tensor& values, c
 }  // namespace stx::ops::metrics
 
 TORCH_LIBRARY_IMPL(stx, CUDA, m) {
-  m.impl("pearson_per_gene", &stx::ops::metrics::pearson_per_gene_aten);
+  m.impl("pearson_per_gene", &stx::ops::metrics::pearson_per_gene_cuda);
   m.impl("morans_i", &stx::ops::metrics::morans_i_via_host);
 }
-#endif
