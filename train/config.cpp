@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstdint>
 #include <fstream>
 #include <limits>
@@ -102,18 +103,18 @@ std::string dump(const json& v) {
   return v.dump();
 }
 
-double number_of(const json& v, const ConfigKey& k, const std::string& source) {
-  TORCH_CHECK(v.is_number() && !v.is_boolean(), source, ": config '", k.name, "' must be a number, got ", dump(v));
+double number_of(const json& v, const ConfigKey& k, const std::string& prefix) {
+  TORCH_CHECK(v.is_number() && !v.is_boolean(), prefix, "config '", k.name, "' must be a number, got ", dump(v));
   const double x = v.get<double>();
-  TORCH_CHECK(std::isfinite(x), source, ": config '", k.name, "' must be finite, got ", dump(v));
+  TORCH_CHECK(std::isfinite(x), prefix, "config '", k.name, "' must be finite, got ", dump(v));
   const bool low_ok = k.min_exclusive ? x > k.min : x >= k.min;
-  TORCH_CHECK(low_ok && x <= k.max, source, ": config '", k.name, "' must be in ", k.min_exclusive ? "(" : "[", k.min,
+  TORCH_CHECK(low_ok && x <= k.max, prefix, "config '", k.name, "' must be in ", k.min_exclusive ? "(" : "[", k.min,
               ", ", k.max, "], got ", dump(v));
   return x;
 }
 
-json check_value(const json& v, const ConfigKey& k, const std::string& source) {
-  const std::string where = source + ": config '" + k.name + "'";
+json check_value(const json& v, const ConfigKey& k, const std::string& prefix) {
+  const std::string where = prefix + "config '" + k.name + "'";
   if (k.type == "path?" && v.is_null()) return v;
   TORCH_CHECK(!v.is_null(), where, " must not be null (leave the key out for its default ", k.default_value.dump(),
               ")");
@@ -124,10 +125,10 @@ json check_value(const json& v, const ConfigKey& k, const std::string& source) {
                 dump(v));
     TORCH_CHECK(!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX), where,
                 " is out of the 64-bit integer range, got ", dump(v));
-    (void)number_of(v, k, source);
+    (void)number_of(v, k, prefix);
     return json(v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(x));
   }
-  if (k.type == "float") return json(number_of(v, k, source));
+  if (k.type == "float") return json(number_of(v, k, prefix));
   if (k.type == "bool") {
     TORCH_CHECK(v.is_boolean(), where, " must be true or false, got ", dump(v));
     return v;
@@ -145,11 +146,11 @@ json check_value(const json& v, const ConfigKey& k, const std::string& source) {
   json out = json::array();
   for (const auto& item : v) {
     if (k.type == "float_list") {
-      out.push_back(number_of(item, k, source));
+      out.push_back(number_of(item, k, prefix));
     } else {
       ConfigKey element = k;
       element.type = "string";
-      out.push_back(check_value(item, element, source));
+      out.push_back(check_value(item, element, prefix));
     }
   }
   return out;
@@ -189,6 +190,8 @@ nlohmann::json config_schema_json() {
 }
 
 Config resolve_config(const nlohmann::json& values, const std::string& source) {
+  // Errors read "<file>: config 'key' ..." (just "config 'key' ..." without a file).
+  const std::string prefix = source == "config" ? "" : source + ": ";
   TORCH_CHECK(values.is_object(), source, ": the config must be a mapping of keys to values, got ", dump(values));
   std::set<std::string> known;
   for (const auto& k : config_schema()) known.insert(k.name);
@@ -204,11 +207,14 @@ Config resolve_config(const nlohmann::json& values, const std::string& source) {
   Config c;
   c.values = json::object();
   for (const auto& k : config_schema()) {
-    c.values[k.name] = values.contains(k.name) ? check_value(values.at(k.name), k, source) : k.default_value;
+    c.values[k.name] = values.contains(k.name) ? check_value(values.at(k.name), k, prefix) : k.default_value;
   }
   const auto device = c.values["device"].get<std::string>();
-  TORCH_CHECK(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, source,
-              ": config 'device' must be cpu or cuda[:i], got '", device, "'");
+  const auto backbone = c.values["backbone"].get<std::string>();
+  TORCH_CHECK(backbone == "small_cnn" || std::filesystem::is_regular_file(backbone), prefix, "config 'backbone': '",
+              backbone, "' is neither small_cnn nor an existing TorchScript file");
+  TORCH_CHECK(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, prefix,
+              "config 'device' must be cpu or cuda[:i], got '", device, "'");
   return c;
 }
 
@@ -219,7 +225,9 @@ nlohmann::json read_config_file(const std::string& path) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
-    TORCH_CHECK(false, "config file ", path, " is not valid UTF-8 JSON: ", e.what());
+    std::string why = e.what();
+    why = why.substr(0, why.find("; last read"));  // the echoed bytes may not be UTF-8 themselves
+    TORCH_CHECK(false, "config file ", path, " is not valid UTF-8 JSON: ", why);
   }
 }
 
