@@ -12,7 +12,7 @@ import stx
 from stx import _library
 from stx.cli import main
 
-CONFIG = {"steps": 30, "top_genes": 12, "patch_size": 24, "width": 8, "seed": 0}
+CONFIG = {"steps": 50, "top_genes": 12, "patch_size": 24, "width": 8, "seed": 0}
 
 
 def stx_train() -> str:

@@ -51,7 +51,7 @@ json to_json(py::handle h, const std::string& where) {
   }
   if (py::hasattr(h, "__index__")) return to_json(h.attr("__index__")(), where);
   if (py::hasattr(h, "__float__")) return to_json(h.attr("__float__")(), where);
-  throw py::value_error(where + ": a " + py::str(h.get_type().attr("__name__")).cast<std::string>() +
+  throw py::value_error(where + ": a " + py::str(py::type::of(h).attr("__name__")).cast<std::string>() +
                         " is not a JSON value");
 }
 
@@ -120,7 +120,11 @@ STX_PYTHON_BINDING(train) {
   t.def("load_sections", [](const std::string& data, const Config& c, const std::string& work_dir) {
     return as_value_error([&] {
       DataInfo info;
-      auto sections = load_sections(data, c, work_dir, &info);
+      std::vector<Section> sections;
+      {
+        py::gil_scoped_release no_gil;
+        sections = load_sections(data, c, work_dir, &info);
+      }
       py::dict d;
       d["kind"] = info.kind;
       d["path"] = info.path;
@@ -175,10 +179,12 @@ STX_PYTHON_BINDING(train) {
         r.seed = seed;
         r.retrieval = retrieval;
         auto hooks = hooks_of(rank, world, average, sharded, progress);
-        return as_value_error([&] {
-          auto result = train_model(r, c, hooks);
-          return py::make_tuple(result.model, result.losses);
+        TrainResult result;
+        as_value_error([&] {
+          py::gil_scoped_release no_gil;  // autograd runs without the GIL; the hooks take it back
+          result = train_model(r, c, hooks);
         });
+        return py::make_tuple(result.model, result.losses);
       },
       py::arg("patches"), py::arg("targets"), py::arg("labels"), py::arg("config"), py::arg("seed"),
       py::arg("retrieval") = true, py::arg("rank") = 0, py::arg("world") = 1, py::arg("average_gradients") = py::none(),
@@ -187,7 +193,10 @@ STX_PYTHON_BINDING(train) {
   t.def(
       "predict",
       [](TrainableModel& m, const at::Tensor& patches, const std::string& device) {
-        return as_value_error([&] { return predict(m, patches, device); });
+        return as_value_error([&] {
+          py::gil_scoped_release no_gil;
+          return predict(m, patches, device);
+        });
       },
       py::arg("model"), py::arg("patches"), py::arg("device") = "cpu");
   t.def(
@@ -241,7 +250,10 @@ STX_PYTHON_BINDING(train) {
         auto o = options_of(data, sections, "", out, "", selection, force, resume, retrieval);
         auto hooks = hooks_of(rank, world, average, sharded, progress);
         auto l = log_of(log);
-        as_value_error([&] { run_train(o, c, hooks, l); });
+        as_value_error([&] {
+          py::gil_scoped_release no_gil;
+          run_train(o, c, hooks, l);
+        });
       },
       py::arg("config"), py::arg("data"), py::arg("sections"), py::arg("out"), py::arg("selection") = "",
       py::arg("force") = false, py::arg("resume") = false, py::arg("retrieval") = true, py::arg("rank") = 0,
@@ -253,7 +265,10 @@ STX_PYTHON_BINDING(train) {
          const std::string& out, bool force, const py::object& log) {
         auto o = options_of(data, sections, "", out, checkpoint, "", force, false, true);
         auto l = log_of(log);
-        as_value_error([&] { run_evaluate(o, c, l); });
+        as_value_error([&] {
+          py::gil_scoped_release no_gil;
+          run_evaluate(o, c, l);
+        });
       },
       py::arg("config"), py::arg("checkpoint"), py::arg("data"), py::arg("sections"), py::arg("out"),
       py::arg("force") = false, py::arg("log") = py::none());
