@@ -62,6 +62,12 @@ def test_docs_table_matches_the_schema():
         row = rows[key["name"]]
         assert row[2] == key["type"] and json.loads(row[3]) == key["default"], key["name"]
         assert row[5] == key["used_by"] and row[6].strip("`") == key["flag"] and row[7] == key["doc"], key["name"]
+        if key["choices"]:
+            assert row[4] == ", ".join(key["choices"]), key["name"]
+        elif key["min"] is not None:
+            low, high = row[4][1:-1].split(", ")
+            assert row[4][0] == ("(" if key["min_exclusive"] else "[") and float(low) == key["min"], key["name"]
+            assert high == "2^63-1" or float(high) == key["max"], key["name"]
 
 
 def test_both_front_ends_offer_the_schema_flags():
