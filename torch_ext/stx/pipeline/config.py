@@ -1,93 +1,94 @@
-"""One configuration for the pipeline, read from JSON or YAML, shared by every sub-command.
-
-Unknown keys, budgets outside (0, 1] and other impossible values are errors that name the key.
+"""The pipeline's config, read from JSON or YAML. Every key, default, type and range is the C++
+training layer's schema (``stx._C.train.config_schema()``, include/stx/train/config.h): this module
+restates none of them. Unknown keys and impossible values are errors that name the key.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-SAMPLERS = ("scrl", "random", "grid", "coreset")
+from stx._C import train as _train
 
 
-@dataclass
+@lru_cache(maxsize=None)
+def _schema_text() -> str:
+    return _train.config_schema()
+
+
+def schema() -> list[dict]:
+    """The config schema: one dict per key (name, type, default, doc, min, max, choices, used_by, flag)."""
+    return json.loads(_schema_text())
+
+
+def schema_key(name: str) -> dict:
+    for key in schema():
+        if key["name"] == name:
+            return key
+    raise KeyError(name)
+
+
 class PipelineConfig:
-    seed: int = 0
-    budgets: list[float] = field(default_factory=lambda: [0.10, 0.15, 0.25, 0.50])
-    samplers: list[str] = field(default_factory=lambda: list(SAMPLERS))
-    seeds: int = 1                  # repeats of sampling + training per (sampler, budget)
-    top_genes: int = 50             # genes: the top-N by mean expression over training spots
-    genes_file: str | None = None   # or an explicit list (.npy or text, one name per line)
-    patch_size: int = 32            # pixels of the patch fed to the network
-    patch_um: float = 80.0          # physical side of the patch (um), centred on the spot
-    steps: int = 150               # optimisation steps per training run (the same for every budget)
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    backbone: str = "small_cnn"     # or a TorchScript file
-    width: int = 16                 # SmallCNN width
-    retrieval_k: int = 16
-    retrieval_types: int = 3        # majority filter: keep the num_types most frequent labels
-    soft_weight: float = 0.5        # lambda of the soft-label term
-    soft_threshold: float = 0.1     # confidence gate
-    contrastive_weight: float = 0.1
-    temperature: float = 0.5
-    ablation: bool = True           # also train the regression-only model
-    scrl_episodes: int = 30         # policy-gradient episodes for the learned sampler
-    synthetic_sections: int = 4
-    synthetic_image_px: int = 2400  # side of a synthetic section's image (1.25 um/px): ~600 spots
-    device: str = "cpu"
-    shard_bank: bool = False        # under torch.distributed: each rank keeps only its rows of the bank
-    num_threads: int = 0            # 0: torch's default
+    """A validated config (the schema's defaults overlaid with ``values``); attribute access per key."""
 
-    def validate(self) -> "PipelineConfig":
-        if not self.budgets:
-            raise ValueError("config 'budgets' must list at least one budget")
-        for b in self.budgets:
-            if not (0.0 < float(b) <= 1.0):
-                raise ValueError(f"config 'budgets': every budget must be in (0, 1], got {b}")
-        unknown = [s for s in self.samplers if s not in SAMPLERS]
-        if unknown or not self.samplers:
-            raise ValueError(f"config 'samplers': unknown sampler(s) {unknown}; choose from {list(SAMPLERS)}")
-        for key in ("steps", "batch_size", "top_genes", "patch_size", "seeds", "retrieval_k", "retrieval_types", "width"):
-            if int(getattr(self, key)) <= 0:
-                raise ValueError(f"config '{key}' must be a positive integer, got {getattr(self, key)}")
-        for key in ("lr", "patch_um", "temperature"):
-            if not float(getattr(self, key)) > 0:
-                raise ValueError(f"config '{key}' must be > 0, got {getattr(self, key)}")
-        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f"config 'device' must be cpu or cuda[:i], got {self.device!r}")
-        return self
+    def __init__(self, _source: str = "config", **values):
+        native = _train.Config(values, _source)
+        object.__setattr__(self, "native", native)
+        object.__setattr__(self, "_values", json.loads(native.json))
+
+    def __getattr__(self, name: str):
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"config has no key {name!r}")
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("a PipelineConfig is immutable; use replace(key=value)")
+
+    def replace(self, **changes) -> "PipelineConfig":
+        return PipelineConfig(**{**self._values, **changes})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return json.loads(json.dumps(self._values))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PipelineConfig) and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"PipelineConfig({self._values})"
 
 
-def config_from_dict(values: dict, source: str = "config") -> PipelineConfig:
-    known = {f.name for f in dataclasses.fields(PipelineConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"{source}: unknown key(s) {unknown}; known keys: {sorted(known)}")
-    return PipelineConfig(**values).validate()
+def read_config_file(path: str | Path) -> dict:
+    """The mapping in a JSON or YAML (by extension) file; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(f"config file {path} is not UTF-8 text (byte {exc.start}, line {line})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            values = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+        values = {} if values is None else values
+    else:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path}: the config must be a mapping of keys to values")
+    return values
 
 
 def load_config(path: str | Path | None, overrides: dict | None = None) -> PipelineConfig:
-    """Defaults, then the file (JSON, or YAML by extension), then command-line overrides."""
-    values: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        text = path.read_text()
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            values = yaml.safe_load(text) or {}
-        else:
-            values = json.loads(text)
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: the config must be a mapping of keys to values")
+    """Defaults, then the file, then command-line overrides (None means not given)."""
+    values = read_config_file(path) if path is not None else {}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return config_from_dict(values, source=str(path) if path else "config")
+    return PipelineConfig(str(path) if path is not None else "config", **values)

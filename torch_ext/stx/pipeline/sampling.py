@@ -7,9 +7,7 @@ single-cell reference in the same space (see docs/pipeline.md).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
@@ -95,6 +93,9 @@ def _env(ctx: SamplingContext, budget: float, seed: int, picks: int = 1):
 def select(ctx: SamplingContext, sampler: str, budget: float, seed: int) -> torch.Tensor:
     if not (0.0 < budget <= 1.0):
         raise ValueError(f"budget must be in (0, 1], got {budget}")
+    if budget * ctx.n < 1:
+        raise ValueError(f"budget {budget:g} selects no spot of the {ctx.n}-spot pool; the smallest budget is "
+                         f"1/{ctx.n} = {1 / ctx.n:.3g}")
     if sampler in BASELINES:
         env = _env(ctx, budget, seed)
         picks = _envs.baseline_select(env, BASELINES[sampler], env.budget_total, seed)
@@ -107,16 +108,3 @@ def select(ctx: SamplingContext, sampler: str, budget: float, seed: int) -> torc
             ctx._policies[key] = LearnedSampler.train(ctx, budget, ctx.cfg.scrl_episodes, ctx.cfg.seed)
         return ctx._policies[key].select(ctx, budget, seed)
     raise ValueError(f"unknown sampler {sampler!r}; choose from scrl, {', '.join(BASELINES)}")
-
-
-def read_selection(path: str, sections: list[str], n: int) -> list[int]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"--selection {path} does not exist")
-    payload = json.loads(p.read_text())
-    if payload.get("sections") != sections:
-        raise ValueError(f"--selection {path} was made for sections {payload.get('sections')}, not {sections}")
-    idx = [int(i) for i in payload["indices"]]
-    if any(i < 0 or i >= n for i in idx):
-        raise ValueError(f"--selection {path} has indices outside [0, {n})")
-    return idx

@@ -1,0 +1,54 @@
+#pragma once
+// The one training loop of stx: AdamW with a cosine schedule, seeded batches and dihedral
+// augmentation (stx::data::dihedral_transform), non-finite-loss detection, periodic resumable
+// checkpoints, progress, and hooks a front end fills for torch.distributed (gradient averaging,
+// a bank sharded across ranks). Prediction and the ImageNet normalisation live here too.
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <stx/macros.h>
+#include <stx/train/config.h>
+#include <stx/train/recipe.h>
+
+namespace stx::train {
+
+struct TrainHooks {
+  int64_t rank = 0, world = 1;
+  // Averages the flattened gradients of all parameters across ranks in place (world > 1).
+  std::function<void(at::Tensor& flat_grads)> average_gradients;
+  // With config shard_bank and world > 1: the retrieval over the sharded bank.
+  ShardedRetrieveFn sharded_retrieve;
+  std::function<void(int64_t step, double loss)> progress;
+};
+
+struct TrainState;  // optimizer moments, generators and batch order (see checkpoint.h)
+
+struct TrainResult {
+  std::shared_ptr<TrainableModel> model;
+  std::vector<double> losses;
+};
+
+// uint8 [B,3,S,S] -> float ImageNet-normalised on `device`.
+STX_API at::Tensor to_input(const at::Tensor& patches_u8, const std::string& device);
+
+// patches uint8 [N,3,S,S], targets [N,G] log1p, labels int64 [N]. `resume_from`: a checkpoint with a
+// training state to continue (same data and config); `checkpoint_path`: where config
+// checkpoint_every writes resumable checkpoints ("" = none).
+struct TrainRequest {
+  at::Tensor patches, targets, labels;
+  uint64_t seed = 0;
+  bool retrieval = true;
+  std::vector<std::string> genes;     // stored in periodic checkpoints
+  std::string checkpoint_path;
+  std::string resume_from;
+};
+STX_API TrainResult train_model(const TrainRequest& request, const Config& config, const TrainHooks& hooks = {});
+
+STX_API at::Tensor predict(TrainableModel& model, const at::Tensor& patches_u8, const std::string& device,
+                           int64_t batch_size = 256);
+
+}  // namespace stx::train

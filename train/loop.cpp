@@ -1,0 +1,198 @@
+#include <stx/train/loop.h>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/optim/adamw.h>
+#include <torch/utils.h>
+
+#include <cmath>
+#include <mutex>
+#include <sstream>
+
+#include <stx/data/spot_dataset.h>
+#include <stx/stx.h>
+#include <stx/train/checkpoint.h>
+
+namespace stx::train {
+namespace {
+
+std::vector<std::pair<std::string, at::Tensor>> named_parameters(TrainableModel& model) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : model.module().named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+void average_gradients(TrainableModel& model, const TrainHooks& hooks) {
+  std::vector<at::Tensor> grads;
+  for (auto& [name, p] : named_parameters(model)) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    grads.push_back(p.grad().flatten());
+  }
+  auto flat = at::cat(grads);
+  hooks.average_gradients(flat);
+  int64_t offset = 0;
+  for (auto& [name, p] : named_parameters(model)) {
+    const int64_t n = p.numel();
+    p.mutable_grad().copy_(flat.slice(0, offset, offset + n).view_as(p));
+    offset += n;
+  }
+}
+
+TrainState capture(TrainableModel& model, torch::optim::AdamW& opt, const at::Generator& gen, int64_t step,
+                   const at::Tensor& order, int64_t cursor, const std::vector<double>& losses) {
+  TrainState s;
+  s.step = step;
+  for (auto& [name, p] : named_parameters(model)) {
+    auto it = opt.state().find(p.unsafeGetTensorImpl());
+    if (it == opt.state().end()) continue;
+    auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+    s.optimizer[name + ".exp_avg"] = st.exp_avg().detach().cpu().clone();
+    s.optimizer[name + ".exp_avg_sq"] = st.exp_avg_sq().detach().cpu().clone();
+    s.optimizer[name + ".step"] = at::scalar_tensor(st.step(), at::kLong);
+  }
+  s.generator = gen.get_state();
+  s.global_generator = at::detail::getDefaultCPUGenerator().get_state();
+  s.order = order.clone();
+  s.cursor = cursor;
+  s.losses = losses;
+  return s;
+}
+
+void restore(TrainableModel& model, torch::optim::AdamW& opt, at::Generator& gen, const TrainState& s,
+             const std::string& source) {
+  for (auto& [name, p] : named_parameters(model)) {
+    auto a = s.optimizer.find(name + ".exp_avg");
+    if (a == s.optimizer.end()) continue;
+    auto b = s.optimizer.find(name + ".exp_avg_sq");
+    auto n = s.optimizer.find(name + ".step");
+    TORCH_CHECK(b != s.optimizer.end() && n != s.optimizer.end() && a->second.sizes() == p.sizes() &&
+                    b->second.sizes() == p.sizes(),
+                source, ": the optimizer state of '", name, "' does not fit the model");
+    auto st = std::make_unique<torch::optim::AdamWParamState>();
+    st->step(n->second.item<int64_t>());
+    st->exp_avg(a->second.to(p.device()).clone());
+    st->exp_avg_sq(b->second.to(p.device()).clone());
+    opt.state()[p.unsafeGetTensorImpl()] = std::move(st);
+  }
+  gen.set_state(s.generator);
+  at::Generator global = at::detail::getDefaultCPUGenerator();  // a handle on torch's default generator
+  std::lock_guard<std::mutex> lock(global.mutex());
+  global.set_state(s.global_generator);
+}
+
+}  // namespace
+
+at::Tensor to_input(const at::Tensor& patches_u8, const std::string& device) {
+  auto x = patches_u8.to(at::Device(device), at::kFloat).div(255.0);
+  // ImageNet statistics: the convention of pretrained TorchScript backbones.
+  auto mean = at::tensor({0.485, 0.456, 0.406}, x.options()).view({1, 3, 1, 1});
+  auto std = at::tensor({0.229, 0.224, 0.225}, x.options()).view({1, 3, 1, 1});
+  return (x - mean) / std;
+}
+
+TrainResult train_model(const TrainRequest& r, const Config& config, const TrainHooks& hooks) {
+  const int64_t n = r.patches.size(0);
+  TORCH_CHECK(r.patches.dim() == 4 && r.patches.scalar_type() == at::kByte, "train: patches must be uint8 [N, 3, S, S]");
+  TORCH_CHECK(r.targets.dim() == 2 && r.targets.size(0) == n && r.labels.dim() == 1 && r.labels.size(0) == n,
+              "train: patches, targets and labels must have one row per spot (got ", n, ", ", r.targets.sizes(), ", ",
+              r.labels.sizes(), ")");
+  TORCH_CHECK(n >= 2, "train: need at least 2 sequenced spots to train, got ", n);
+  TORCH_CHECK(at::isfinite(r.targets).all().item<bool>(), "train: the targets contain NaN or Inf");
+  TORCH_CHECK(hooks.world >= 1 && hooks.rank >= 0 && hooks.rank < hooks.world, "train: rank ", hooks.rank,
+              " outside world ", hooks.world);
+  TORCH_CHECK(hooks.world == 1 || hooks.average_gradients, "train: world > 1 needs an average_gradients hook");
+  const auto device = config.string("device");
+  const int64_t steps = config.integer("steps");
+  const double lr = config.number("lr");
+
+  torch::manual_seed(r.seed);  // the same initial weights on every rank
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
+  std::shared_ptr<TrainableModel> model = build_model(config, r.targets.size(1));
+  model->module().train();
+  model->start_from_mean(r.targets.mean(0).to(at::Device(device)));
+  torch::optim::AdamW opt(model->module().parameters(),
+                          torch::optim::AdamWOptions(lr).weight_decay(config.number("weight_decay")));
+
+  Bank bank;
+  bank.values = r.targets.to(at::Device(device));
+  bank.labels = r.labels.to(at::Device(device));
+  bank.num_labels = r.labels.max().item<int64_t>() + 1;
+  if (config.flag("shard_bank") && hooks.world > 1 && r.retrieval) {
+    TORCH_CHECK(hooks.sharded_retrieve, "train: shard_bank needs a sharded_retrieve hook");
+    const int64_t start = hooks.rank * n / hooks.world, stop = (hooks.rank + 1) * n / hooks.world;
+    bank.values = bank.values.slice(0, start, stop);
+    bank.offset = start;
+    bank.sharded_retrieve = hooks.sharded_retrieve;
+  }
+
+  const int64_t batch = std::max<int64_t>(2 * hooks.world, std::min(config.integer("batch_size"), n));
+  std::vector<double> losses;
+  auto order = at::randperm(n, gen);
+  int64_t cursor = 0, first = 0;
+  Checkpoint periodic;
+  if (!r.resume_from.empty()) {
+    auto ck = load_checkpoint(r.resume_from);
+    TORCH_CHECK(ck.has_train_state, "--resume: ", r.resume_from, " holds a finished run (no training state)");
+    TORCH_CHECK(ck.genes == r.genes && ck.train_state.order.numel() == n, "--resume: ", r.resume_from,
+                " was written for other data (genes or spots differ)");
+    load_module_state(model->module(), ck.model, "--resume " + r.resume_from);
+    restore(*model, opt, gen, ck.train_state, "--resume " + r.resume_from);
+    order = ck.train_state.order;
+    cursor = ck.train_state.cursor;
+    first = ck.train_state.step;
+    losses = ck.train_state.losses;
+  }
+  const int64_t every = config.integer("checkpoint_every");
+  for (int64_t step = first; step < steps; ++step) {
+    if (every > 0 && step > first && step % every == 0 && !r.checkpoint_path.empty() && hooks.rank == 0) {
+      periodic.recipe = config.string("model");
+      periodic.model = module_state(model->module());
+      periodic.genes = r.genes;
+      periodic.config = config;
+      periodic.stx_version = stx::library_version();
+      periodic.retrieval = r.retrieval;
+      periodic.train_mean = r.targets.mean(0);
+      periodic.has_train_state = true;
+      periodic.train_state = capture(*model, opt, gen, step, order, cursor, losses);
+      save_checkpoint(periodic, r.checkpoint_path);
+    }
+    if (cursor + batch > n) {  // a new pass over the sequenced spots
+      order = at::randperm(n, gen);
+      cursor = 0;
+    }
+    auto idx = order.slice(0, cursor, cursor + batch).slice(0, hooks.rank, c10::nullopt, hooks.world);
+    cursor += batch;
+    // A random element of the dihedral group per batch: flips and quarter turns keep morphology.
+    const int64_t k = at::randint(0, 8, {1}, gen).item<int64_t>();
+    auto x = stx::data::dihedral_transform(to_input(r.patches.index_select(0, idx), device), k);
+    for (auto& group : opt.param_groups()) {  // cosine schedule to 0 over `steps`
+      group.options().set_lr(lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / steps)));
+    }
+    auto [loss, pred] = model->loss(x, r.targets.index_select(0, idx).to(at::Device(device)), bank, r.retrieval);
+    const double value = loss.item<double>();
+    TORCH_CHECK(std::isfinite(value), "training diverged: the loss is ", value, " at step ", step + 1, " of ", steps,
+                " (lower 'lr', or raise 'temperature' (", config.number("temperature"), ") and check the data)");
+    opt.zero_grad();
+    loss.backward();
+    if (hooks.world > 1) average_gradients(*model, hooks);
+    opt.step();
+    losses.push_back(value);
+    if (hooks.progress) hooks.progress(step, value);
+  }
+  model->module().eval();
+  return {model, losses};
+}
+
+at::Tensor predict(TrainableModel& model, const at::Tensor& patches_u8, const std::string& device,
+                   int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  model.module().eval();
+  std::vector<at::Tensor> out;
+  for (int64_t i = 0; i < patches_u8.size(0); i += batch_size) {
+    out.push_back(model.predict(to_input(patches_u8.slice(0, i, i + batch_size), device)).cpu());
+  }
+  TORCH_CHECK(!out.empty(), "predict: no spots");
+  return at::cat(out);
+}
+
+}  // namespace stx::train
