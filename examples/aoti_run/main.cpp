@@ -1,7 +1,7 @@
 // Runs an AOTInductor package without Python:
 //   stx_aoti_run <model.pt2> <inputs.pt> <outputs.pt>
 // <inputs.pt> is a list of tensors saved from Python with torch.save; the outputs are written with
-// torch::pickle_save, which Python reads with torch.load. The package may call torch.ops.stx
+// torch::pickle_save as a tuple, which Python reads with torch.load. The package may call torch.ops.stx
 // operators: they are registered by libstx, linked through stx::stx.
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/ivalue.h>
@@ -51,9 +51,9 @@ int main(int argc, char** argv) {
     }
     torch::inductor::AOTIModelPackageLoader loader(argv[1]);
     const auto outputs = loader.run(load_tensors(argv[2]));
-    c10::List<at::Tensor> list;
-    for (const auto& t : outputs) list.push_back(t);
-    const auto bytes = torch::jit::pickle_save(c10::IValue(list));
+    // A tuple of tensors: torch.load reads it with weights_only=True (a typed tensor list would not).
+    std::vector<c10::IValue> items(outputs.begin(), outputs.end());
+    const auto bytes = torch::jit::pickle_save(c10::IValue(c10::ivalue::Tuple::create(std::move(items))));
     std::ofstream out(argv[3], std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out) throw std::runtime_error(std::string("cannot write '") + argv[3] + "'");
