@@ -42,7 +42,7 @@ say "clean venv $WORK/venv: pip install the wheel and its declared dependencies"
 
 say "smoke test (outside the checkout, so the installed package is the one imported)"
 cd "$WORK"
-"$WORK/venv/bin/python" - <<'PY'
+env -u PYTHONPATH -u STX_BUILD_DIR "$WORK/venv/bin/python" - <<'PY'
 import torch
 
 import stx

@@ -35,9 +35,11 @@ _LOADED_IMAGES = ("hires", "lowres")  # the Space Ranger PNGs scanpy keeps in me
 def _anndata():
     try:
         import anndata
+        import pandas  # noqa: F401
+        import scipy.sparse  # noqa: F401
     except ModuleNotFoundError as error:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError("stx.data.to_anndata/from_anndata need the 'anndata' package "
-                                  "(pip install 'stx[anndata]')") from error
+        raise ModuleNotFoundError(f"stx.data.to_anndata/from_anndata need anndata, pandas and scipy ({error.name} is "
+                                  "missing): pip install 'stx[anndata]'") from error
     return anndata
 
 
@@ -157,6 +159,7 @@ def to_anndata(sample, *, images: Sequence[str] = _LOADED_IMAGES, library_id: Op
     For a spatial sample, ``images`` names the images decoded into ``uns['spatial'][library_id]['images']``
     (default the Space Ranger ``hires`` and ``lowres`` PNGs; whole-slide images stay on disk, their paths
     in ``uns['stx']['images']``); ``library_id`` defaults to ``sample.sample_id``."""
+    _anndata()
     if isinstance(sample, _core.SpatialSample):
         return _spatial_to_anndata(sample, tuple(images), library_id)
     if isinstance(sample, _core.FeatureMatrix):
@@ -190,6 +193,7 @@ def from_anndata(adata, *, library_id: Optional[str] = None, layer: Optional[str
     from ``var['gene_ids']`` (else the names), and the scale factors from
     ``uns['spatial'][library_id]`` (the only library when there is one). An AnnData written by
     :func:`to_anndata` also gets back its image paths and µm/px from ``uns['stx']``."""
+    _anndata()
     if layer is None:
         matrix, argument = adata.X, "X"
     elif layer in adata.layers:
