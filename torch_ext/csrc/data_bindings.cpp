@@ -32,6 +32,38 @@ std::optional<c10::ScalarType> parse_dtype(const std::string& name) {
 
 MatrixOptions matrix_options(bool dense, const std::string& dtype) { return MatrixOptions{dense, parse_dtype(dtype)}; }
 
+// A SpatialSample built from Python (e.g. from an anndata.AnnData): the tensors are kept as given
+// (no copy); shapes and dtypes are checked so a consumer never sees an inconsistent sample.
+SpatialSample make_sample(std::string sample_id, at::Tensor counts, std::vector<std::string> barcodes,
+                          std::vector<std::string> gene_names, std::vector<std::string> gene_ids, at::Tensor coords_px,
+                          std::optional<at::Tensor> array_coords, std::string image_path, double image_scale,
+                          std::map<std::string, std::string> images, std::map<std::string, double> scalefactors,
+                          double microns_per_pixel) {
+  const auto n = static_cast<int64_t>(barcodes.size());
+  const auto g = static_cast<int64_t>(gene_names.size());
+  if (gene_ids.empty()) gene_ids = gene_names;
+  auto fail = [](const std::string& what) { throw py::value_error("SpatialSample: " + what); };
+  if (counts.dim() != 2 || counts.size(0) != n || counts.size(1) != g) {
+    fail("counts must be [len(barcodes), len(gene_names)] = [" + std::to_string(n) + ", " + std::to_string(g) +
+         "], got " + c10::str(counts.sizes()));
+  }
+  if (static_cast<int64_t>(gene_ids.size()) != g) fail("gene_ids must have one entry per gene name");
+  if (coords_px.dim() != 2 || coords_px.size(0) != n || coords_px.size(1) != 2 ||
+      coords_px.scalar_type() != at::kFloat) {
+    fail("coords_px must be float32 [" + std::to_string(n) + ", 2], got " + c10::str(coords_px.scalar_type()) + " " +
+         c10::str(coords_px.sizes()));
+  }
+  at::Tensor array = array_coords ? *array_coords : at::full({n, 2}, -1, coords_px.options().dtype(at::kLong));
+  if (array.dim() != 2 || array.size(0) != n || array.size(1) != 2 || array.scalar_type() != at::kLong) {
+    fail("array_coords must be int64 [" + std::to_string(n) + ", 2], got " + c10::str(array.scalar_type()) + " " +
+         c10::str(array.sizes()));
+  }
+  if (!(image_scale > 0.0)) fail("image_scale must be positive, got " + std::to_string(image_scale));
+  return SpatialSample{std::move(sample_id), std::move(counts), std::move(barcodes), std::move(gene_names),
+                       std::move(gene_ids), std::move(coords_px), std::move(array), std::move(image_path),
+                       image_scale, std::move(images), std::move(scalefactors), microns_per_pixel};
+}
+
 const char* kind_name(Column::Kind k) {
   switch (k) {
     case Column::Kind::Numeric: return "numeric";
@@ -56,6 +88,12 @@ STX_PYTHON_BINDING(data) {
       .def_readonly("attributes", &FeatureMatrix::attributes);
 
   py::class_<SpatialSample>(d, "SpatialSample")
+      .def(py::init(&make_sample), py::arg("sample_id"), py::arg("counts"), py::arg("barcodes"),
+           py::arg("gene_names"), py::arg("gene_ids"), py::arg("coords_px"), py::arg("array_coords") = py::none(),
+           py::arg("image_path") = "", py::arg("image_scale") = 1.0,
+           py::arg("images") = std::map<std::string, std::string>{},
+           py::arg("scalefactors") = std::map<std::string, double>{},
+           py::arg("microns_per_pixel") = std::nan(""))
       .def_readonly("sample_id", &SpatialSample::sample_id)
       .def_readonly("counts", &SpatialSample::counts)
       .def_readonly("barcodes", &SpatialSample::barcodes)

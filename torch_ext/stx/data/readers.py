@@ -1,6 +1,7 @@
 """Readers for spatial-transcriptomics formats (C++ core in ``datasets/``, bound as ``stx._C.data``).
 
-Every reader returns objects whose tensors are ready for the operators: ``counts`` is
+Every reader returns objects whose tensors are ready for the operators (or, with ``as_anndata=True``,
+an ``anndata.AnnData`` in the scanpy/squidpy layout sharing their memory, see ``stx.data.anndata_io``): ``counts`` is
 ``[spots, genes]`` (sparse CSR by default, ``dense=True`` for strided) in ``dtype`` (``float32`` by
 default, ``"keep"`` keeps the stored type), ``coords_px`` is float32 ``[N, 2]`` as (x, y) in
 full-resolution image pixels. Bad input raises ``ValueError`` naming the file, field and expectation.
@@ -13,6 +14,7 @@ from typing import Sequence, Union
 import torch
 
 from stx import _C
+from stx.data.anndata_io import from_anndata, to_anndata
 
 _core = _C.data
 PathLike = Union[str, os.PathLike]
@@ -33,7 +35,7 @@ __all__ = [
     "read_10x_h5", "read_10x_mtx", "write_10x_h5", "read_visium", "read_legacy_st", "read_h5ad", "read_hest",
     "to_pandas", "open_image", "CellTable", "Polygons", "read_xenium_cells", "read_xenium_polygons",
     "rasterize_polygons", "Transcripts", "read_cosmx_transcripts", "cosmx_cell_counts",
-    "XeniumTranscripts", "read_xenium_transcripts", "xenium_cell_counts",
+    "XeniumTranscripts", "read_xenium_transcripts", "xenium_cell_counts", "to_anndata", "from_anndata",
 ]
 
 
@@ -41,14 +43,20 @@ def _dtype(dtype: DType) -> str:
     return dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch.")
 
 
-def read_10x_h5(path: PathLike, dense: bool = False, dtype: DType = torch.float32) -> FeatureMatrix:
+def _result(value, as_anndata: bool):
+    """The reader's object, or with ``as_anndata=True`` an ``anndata.AnnData`` in the scanpy/squidpy
+    layout sharing its memory (see ``stx.data.to_anndata``)."""
+    return to_anndata(value) if as_anndata else value
+
+
+def read_10x_h5(path: PathLike, dense: bool = False, dtype: DType = torch.float32, as_anndata: bool = False):
     """A 10x feature-barcode HDF5 file (Cell Ranger 2 ``/<genome>`` or 3+/Space Ranger/Xenium ``/matrix``)."""
-    return _core.read_10x_h5(os.fspath(path), dense, _dtype(dtype))
+    return _result(_core.read_10x_h5(os.fspath(path), dense, _dtype(dtype)), as_anndata)
 
 
-def read_10x_mtx(folder: PathLike, dense: bool = False, dtype: DType = torch.float32) -> FeatureMatrix:
+def read_10x_mtx(folder: PathLike, dense: bool = False, dtype: DType = torch.float32, as_anndata: bool = False):
     """A 10x MatrixMarket folder (matrix.mtx, barcodes.tsv, features.tsv/genes.tsv; each may be .gz)."""
-    return _core.read_10x_mtx(os.fspath(folder), dense, _dtype(dtype))
+    return _result(_core.read_10x_mtx(os.fspath(folder), dense, _dtype(dtype)), as_anndata)
 
 
 def write_10x_h5(path: PathLike, counts: torch.Tensor, barcodes, feature_ids, feature_names) -> None:
@@ -56,27 +64,28 @@ def write_10x_h5(path: PathLike, counts: torch.Tensor, barcodes, feature_ids, fe
     _core.write_10x_h5(os.fspath(path), counts, list(barcodes), list(feature_ids), list(feature_names))
 
 
-def read_visium(folder: PathLike, dense: bool = False, dtype: DType = torch.float32) -> SpatialSample:
+def read_visium(folder: PathLike, dense: bool = False, dtype: DType = torch.float32, as_anndata: bool = False):
     """A Space Ranger ``outs/`` folder (1.x or >= 2.0 positions file), joined to the filtered matrix."""
-    return _core.read_visium(os.fspath(folder), dense, _dtype(dtype))
+    return _result(_core.read_visium(os.fspath(folder), dense, _dtype(dtype)), as_anndata)
 
 
 def read_legacy_st(counts: PathLike, spots: PathLike, image: PathLike | None = None, dense: bool = False,
-                   dtype: DType = torch.float32) -> SpatialSample:
+                   dtype: DType = torch.float32, as_anndata: bool = False):
     """Legacy ST: counts TSV(.gz) with ``<x>x<y>`` rows, spot selection TSV with pixel_x/pixel_y, H&E image."""
-    return _core.read_legacy_st(os.fspath(counts), os.fspath(spots), os.fspath(image) if image else "", dense,
-                                _dtype(dtype))
+    return _result(_core.read_legacy_st(os.fspath(counts), os.fspath(spots), os.fspath(image) if image else "",
+                                        dense, _dtype(dtype)), as_anndata)
 
 
 def read_h5ad(path: PathLike, dense: bool = False, dtype: DType = "keep", layers: bool = True,
-              raw: bool = True) -> AnnData:
+              raw: bool = True, as_anndata: bool = False):
     """An AnnData ``.h5ad`` file: X (dense/CSR/CSC), obs/var, layers, obsm and raw."""
-    return _core.read_h5ad(os.fspath(path), dense, _dtype(dtype), layers, raw)
+    return _result(_core.read_h5ad(os.fspath(path), dense, _dtype(dtype), layers, raw), as_anndata)
 
 
-def read_hest(folder: PathLike, sample_id: str, dense: bool = False, dtype: DType = torch.float32) -> SpatialSample:
+def read_hest(folder: PathLike, sample_id: str, dense: bool = False, dtype: DType = torch.float32,
+              as_anndata: bool = False):
     """A HEST-1k sample: ``st/<id>.h5ad``, ``wsis/<id>.tif``, ``metadata/<id>.json``, ``patches/<id>.h5``."""
-    return _core.read_hest(os.fspath(folder), sample_id, dense, _dtype(dtype))
+    return _result(_core.read_hest(os.fspath(folder), sample_id, dense, _dtype(dtype)), as_anndata)
 
 
 def to_pandas(frame: DataFrame):
