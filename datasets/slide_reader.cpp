@@ -14,6 +14,7 @@
 #include <stx/data/image.h>
 #include <stx/data/slide.h>
 
+#include "datasets/image_codecs.h"
 #include "datasets/slide_tiles.h"
 
 namespace stx::data {
@@ -99,6 +100,7 @@ SlideReader::SlideReader(const std::string& path, std::optional<double> mpp) : i
   if (mpp) {
     TORCH_CHECK(std::isfinite(*mpp) && *mpp > 0, impl_->error_prefix(), "mpp must be a positive number of µm per pixel, got ", *mpp);
   }
+  detail::check_regular_file(path, "SlideReader");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   TORCH_CHECK(f != nullptr, impl_->error_prefix(), "cannot open the file: ", std::strerror(errno));
   std::fclose(f);
