@@ -171,9 +171,18 @@ void write_attr_raw(const Node& node, const std::string& name, hid_t type, hid_t
 
 }  // namespace
 
+namespace {
+bool in_forked_child = false;
+}  // namespace
+
+void mark_forked_child() { in_forked_child = true; }
+
 std::unique_lock<std::recursive_mutex> lock() {
   static std::recursive_mutex m;
-  return std::unique_lock<std::recursive_mutex>(m);
+  // The isolated reader's child is forked while its parent holds `m`; the child's copy stays
+  // locked by a thread that does not exist there, so the (single-threaded) child uses its own.
+  static std::recursive_mutex child_m;
+  return std::unique_lock<std::recursive_mutex>(in_forked_child ? child_m : m);
 }
 
 Handle& Handle::operator=(Handle&& other) noexcept {

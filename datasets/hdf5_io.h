@@ -18,6 +18,8 @@ namespace stx::data::h5 {
 
 // Hold while calling into HDF5 (recursive, so helpers may nest).
 std::unique_lock<std::recursive_mutex> lock();
+// Called first thing in a process forked while lock() was held (the isolated reader's child).
+void mark_forked_child();
 
 // Owns one HDF5 identifier of any kind and closes it with the matching H5*close.
 class Handle {

@@ -90,6 +90,7 @@ std::string wait_child(Child& child, double deadline) {
 }
 
 [[noreturn]] void child_main(int fd, const std::function<void(Sink&)>& read_and_send) {
+  mark_forked_child();
   // One thread: the parent's worker threads do not exist in this process.
   at::set_num_threads(1);
   Sink sink(fd);
