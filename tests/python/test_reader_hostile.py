@@ -189,10 +189,19 @@ def gz_line_bomb(path, header: str, line_bytes: int):
         f.write(b"\n")
 
 
-@pytest.mark.parametrize("reader", ["read_xenium_cells", "read_xenium_transcripts", "read_cosmx_transcripts"])
+HEADERS = {  # as in the real files
+    "read_xenium_cells": "cell_id,x_centroid,y_centroid,transcript_counts,control_probe_counts,"
+                         "control_codeword_counts,unassigned_codeword_counts,total_counts,cell_area,nucleus_area",
+    "read_xenium_transcripts": "transcript_id,cell_id,overlaps_nucleus,feature_name,x_location,y_location,"
+                               "z_location,qv,fov_name,nucleus_distance",
+    "read_cosmx_transcripts": "fov,cell_ID,x_global_px,y_global_px,x_local_px,y_local_px,z,target,CellComp",
+}
+
+
+@pytest.mark.parametrize("reader", sorted(HEADERS))
 def test_text_line_limit(tmp_path, reader):
     path = tmp_path / "bomb.csv.gz"
-    gz_line_bomb(path, "cell_id,x_centroid,y_centroid", 80 << 20)
+    gz_line_bomb(path, HEADERS[reader], 80 << 20)
     assert path.stat().st_size < 1 << 20
     with pytest.raises(ValueError, match=r"bomb\.csv\.gz: line 2 is longer than 67108864 bytes"):
         getattr(sd, reader)(path)
@@ -214,7 +223,8 @@ def test_text_line_limit_legacy_st_and_mtx(tmp_path):
 
 def test_non_utf8_text_names_file_and_line(tmp_path):
     path = tmp_path / "cells.csv"
-    path.write_bytes(b"cell_id,x_centroid,y_centroid\nc1,1,2\nc\xff2,3,4\n")
+    header = HEADERS["read_xenium_cells"].encode()
+    path.write_bytes(header + b"\nc1,1,2,3,0,0,0,3,10,5\nc\xff2,3,4,3,0,0,0,3,10,5\n")
     with pytest.raises(ValueError, match=r"cells\.csv: line 3: field 1 is not valid UTF-8 text \(byte 0xFF"):
         sd.read_xenium_cells(path)
     folder = tmp_path / "mtx"
@@ -232,7 +242,7 @@ def test_non_utf8_text_names_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"latin1\.h5:/matrix/barcodes: entry 0 is not valid UTF-8"):
         sd.read_10x_h5(tmp_path / "latin1.h5")
     # valid multi-byte text reads
-    path.write_bytes("cell_id,x_centroid,y_centroid\nzelle-\u00e4\u4e2d\U0001f600,1,2\n".encode())
+    path.write_bytes(header + "\nzelle-\u00e4\u4e2d\U0001f600,1,2,3,0,0,0,3,10,5\n".encode())
     assert sd.read_xenium_cells(path).cell_ids == ["zelle-\u00e4\u4e2d\U0001f600"]
 
 
@@ -265,9 +275,11 @@ def test_mtx_extra_and_duplicate_entries(tmp_path):
         sd.read_10x_mtx(mtx_folder(tmp_path, banner + "2 2 1\n1 1 3\n2 2 4\n"))
     with pytest.raises(ValueError, match="1 entries repeat an earlier"):
         sd.read_10x_mtx(mtx_folder(tmp_path, banner + "2 2 2\n1 1 3\n1 1 4\n"))
-    folder = mtx_folder(tmp_path, banner + "% comment\n2 2 2\n1 1 3\n2 1 4\n% trailing comment\n\n")
+    folder = mtx_folder(tmp_path, banner + "% comment\n2 2 2\n1 1 3\n2 1 4\n")
+    expected = scipy.io.mmread(folder / "matrix.mtx").T.toarray()
+    (folder / "matrix.mtx").write_text(banner + "% comment\n2 2 2\n1 1 3\n2 1 4\n% trailing comment\n\n")
     got = sd.read_10x_mtx(folder, dtype="keep").counts.to_dense().numpy()
-    np.testing.assert_array_equal(got, scipy.io.mmread(folder / "matrix.mtx").T.toarray())
+    np.testing.assert_array_equal(got, expected)  # trailing comments and blank lines are allowed
 
 
 # --- images --------------------------------------------------------------------------------------
