@@ -1,7 +1,12 @@
 #include "datasets/hdf5_io.h"
 
+#include <stx/data/text.h>
+
+#include "datasets/sparse_util.h"
+
 #include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
+#include <c10/util/StringUtil.h>
 
 #include <algorithm>
 #include <cstring>
@@ -39,7 +44,7 @@ at::ScalarType torch_type_for(hid_t type, const std::string& where) {
     if (size == 1) return is_signed ? at::kChar : at::kByte;
     if (size == 2) return is_signed ? at::kShort : at::kInt;
     if (size == 4) return is_signed ? at::kInt : at::kLong;
-    if (size == 8) return at::kLong;  // uint64 counts never exceed int64 in these formats
+    if (size == 8) return at::kLong;  // uint64: read_array checks that every value fits
   }
   TORCH_CHECK(false, where, ": expected a numeric dataset (integer, float or bool), got HDF5 type class ",
               static_cast<int>(cls), " of ", size, " bytes");
@@ -64,6 +69,32 @@ int64_t element_count(hid_t space) {
   return static_cast<int64_t>(n);
 }
 
+// A dataset's declared size must be one the file can hold before anything is allocated for it:
+// at most kMaxInflation times the bytes it occupies (deflate's limit is about 1032:1), or
+// kFreeBytes for datasets that are stored sparsely/unwritten (read as fill values).
+constexpr uint64_t kMaxInflation = 1100;
+constexpr uint64_t kFreeBytes = uint64_t(16) << 20;
+// Attributes are small in every format read here; a larger declared count means corruption.
+constexpr int64_t kMaxAttrElements = int64_t(1) << 22;
+
+void check_declared_size(hid_t dataset, int64_t n, size_t element_bytes, const std::string& where) {
+  TORCH_CHECK(n >= 0, where, ": cannot read its size (file corrupt?)");
+  const uint64_t declared = static_cast<uint64_t>(n) > (uint64_t(1) << 56) / std::max<size_t>(element_bytes, 1)
+                                ? UINT64_MAX
+                                : static_cast<uint64_t>(n) * std::max<size_t>(element_bytes, 1);
+  if (declared <= kFreeBytes) return;
+  const uint64_t stored = H5Dget_storage_size(dataset);
+  TORCH_CHECK(stored > 0 && declared / kMaxInflation <= stored, where, ": declares ", n, " elements (", declared,
+              " bytes) but the file stores only ", stored, " bytes for it (file corrupt or crafted)");
+}
+
+// Strings become Python str: each must be UTF-8 (the error names the object and entry).
+void check_strings_utf8(const std::vector<std::string>& v, const std::string& where) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!is_valid_utf8(v[i])) check_utf8(v[i], where, 0, ("entry " + std::to_string(i)).c_str());
+  }
+}
+
 // Strings of a dataset or attribute (`is_attr`), fixed or variable length.
 std::vector<std::string> read_string_values(hid_t obj, bool is_attr, const std::string& where) {
   Handle type(is_attr ? H5Aget_type(obj) : H5Dget_type(obj));
@@ -74,6 +105,11 @@ std::vector<std::string> read_string_values(hid_t obj, bool is_attr, const std::
   const int64_t n = element_count(space.get());
   std::vector<std::string> out;
   if (n <= 0) return out;
+  if (is_attr) {
+    TORCH_CHECK(n <= kMaxAttrElements, where, ": attribute declares ", n, " strings (corrupt?)");
+  } else {
+    check_declared_size(obj, n, std::max<size_t>(H5Tget_size(type.get()), 16), where);
+  }
   out.reserve(static_cast<size_t>(n));
   if (H5Tis_variable_str(type.get()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1));
@@ -84,6 +120,7 @@ std::vector<std::string> read_string_values(hid_t obj, bool is_attr, const std::
                               : H5Dread(obj, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
     TORCH_CHECK(rc >= 0, where, ": failed to read variable-length strings (file truncated or corrupt?)");
     for (char* p : ptrs) out.emplace_back(p ? p : "");
+    check_strings_utf8(out, where);
     if (is_attr) {
       for (char* p : ptrs) H5free_memory(p);
     } else {
@@ -108,6 +145,7 @@ std::vector<std::string> read_string_values(hid_t obj, bool is_attr, const std::
     if (space_pad) while (len > 0 && p[len - 1] == ' ') --len;
     out.emplace_back(p, len);
   }
+  check_strings_utf8(out, where);
   return out;
 }
 
@@ -133,9 +171,18 @@ void write_attr_raw(const Node& node, const std::string& name, hid_t type, hid_t
 
 }  // namespace
 
+namespace {
+bool in_forked_child = false;
+}  // namespace
+
+void mark_forked_child() { in_forked_child = true; }
+
 std::unique_lock<std::recursive_mutex> lock() {
   static std::recursive_mutex m;
-  return std::unique_lock<std::recursive_mutex>(m);
+  // The isolated reader's child is forked while its parent holds `m`; the child's copy stays
+  // locked by a thread that does not exist there, so the (single-threaded) child uses its own.
+  static std::recursive_mutex child_m;
+  return std::unique_lock<std::recursive_mutex>(in_forked_child ? child_m : m);
 }
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -240,19 +287,73 @@ at::Tensor read_array(const Node& dataset, std::optional<at::ScalarType> as) {
   const std::vector<int64_t> dims = shape(dataset);
   Handle type(H5Dget_type(dataset.id()));
   const at::ScalarType stored = torch_type_for(type.get(), dataset.where());
-  // Integers convert to anything, floats only to floats (a float index array stays an error).
-  const bool convert = as && stored != at::kBool && *as != at::kBool && native_type_for(*as) >= 0 &&
+  const bool unsigned64 = H5Tget_class(type.get()) == H5T_INTEGER && H5Tget_size(type.get()) == 8 &&
+                          H5Tget_sign(type.get()) == H5T_SGN_NONE;
+  {
+    Handle space(H5Dget_space(dataset.id()));
+    check_declared_size(dataset.id(), element_count(space.get()), H5Tget_size(type.get()), dataset.where());
+  }
+  // HDF5 converts while reading (one serial pass, no second buffer) where that is exact or a
+  // float rounding: integers to floats, floats to floats, integers to wider integers. Narrowing
+  // integer conversions would saturate silently, so those read the stored type and are checked.
+  const bool integer_in = H5Tget_class(type.get()) == H5T_INTEGER;
+  const bool signed_in = integer_in && H5Tget_sign(type.get()) == H5T_SGN_2;
+  const size_t bytes_in = H5Tget_size(type.get());
+  const bool holds_all = !as || *as == at::kBool || at::isFloatingType(*as) || !integer_in ||
+                         (*as == at::kByte ? !signed_in && bytes_in == 1
+                                           : c10::elementSize(*as) > bytes_in ||
+                                                 (c10::elementSize(*as) == bytes_in && signed_in));
+  const bool narrowing = !holds_all;
+  const bool convert = as && !narrowing && stored != at::kBool && *as != at::kBool && native_type_for(*as) >= 0 &&
                        (at::isFloatingType(*as) || !at::isFloatingType(stored));
-  const at::ScalarType st = convert ? *as : stored;
+  const at::ScalarType st = convert && !unsigned64 ? *as : stored;
   const at::ScalarType storage = st == at::kBool ? at::kChar : st;
-  const hid_t mem = st == at::kHalf ? H5T_NATIVE_FLOAT : native_type_for(storage);
+  // uint64 is read bit for bit into int64 and checked below, never clipped by HDF5.
+  const hid_t mem = unsigned64 ? H5T_NATIVE_UINT64 : st == at::kHalf ? H5T_NATIVE_FLOAT : native_type_for(storage);
   at::Tensor out = at::empty(dims, at::TensorOptions().dtype(st == at::kHalf ? at::kFloat : storage));
   if (out.numel() > 0) {
     TORCH_CHECK(H5Dread(dataset.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()) >= 0,
                 dataset.where(), ": failed to read the data (file truncated or corrupt?)");
   }
   if (st == at::kBool) return out.ne(0);
+  if (unsigned64 && out.numel() > 0) {
+    TORCH_CHECK(out.min().item<int64_t>() >= 0, dataset.where(),
+                ": holds uint64 values above 2^63 - 1, which no torch integer type holds (file corrupt?)");
+  }
+  if (as && *as != out.scalar_type() && (narrowing || unsigned64) && native_type_for(*as) >= 0) {
+    if (narrowing && out.numel() > 0) {
+      const int64_t lo = out.min().item<int64_t>(), hi = out.max().item<int64_t>();
+      const bool fits = *as == at::kByte ? (lo >= 0 && hi <= 255)
+                        : *as == at::kChar ? (lo >= -128 && hi <= 127)
+                        : *as == at::kShort ? (lo >= INT16_MIN && hi <= INT16_MAX)
+                        : *as == at::kInt ? (lo >= INT32_MIN && hi <= INT32_MAX)
+                                          : true;
+      TORCH_CHECK(fits, dataset.where(), ": values in [", lo, ", ", hi, "] do not fit the requested ", *as);
+    }
+    out = out.to(*as);
+  }
   return out;
+}
+
+at::Tensor read_csr(const Node& group, int64_t rows, int64_t cols, std::optional<at::ScalarType> dtype) {
+  TORCH_CHECK(rows >= 0 && cols >= 0 && rows < (int64_t(1) << 48) && cols < (int64_t(1) << 48), group.where(),
+              ": implausible matrix shape [", rows, ", ", cols, "]");
+  const Node indptr_node = open(group, "indptr", "int64 compressed pointers");
+  const std::vector<int64_t> ptr_dims = shape(indptr_node);
+  TORCH_CHECK(ptr_dims.size() == 1 && ptr_dims[0] == rows + 1, indptr_node.where(), ": expected ", rows + 1,
+              " entries (one more than the ", rows, " compressed rows of the shape)");
+  const at::Tensor indptr = read_array(indptr_node, at::kLong);
+  const int64_t nnz = indptr[rows].item<int64_t>();
+  const Node indices_node = open(group, "indices", "the indices of the stored entries");
+  const Node data_node = open(group, "data", "the stored values");
+  // The lengths are checked before the two big arrays are read.
+  for (const Node* n : {&indices_node, &data_node}) {
+    const std::vector<int64_t> d = shape(*n);
+    TORCH_CHECK(d.size() == 1 && d[0] == nnz, n->where(), ": has shape [", c10::Join(", ", d), "], expected [", nnz,
+                "] (the last indptr entry)");
+  }
+  return detail::checked_csr(indptr, read_array(indices_node, at::kLong), read_array(data_node, dtype), rows, cols,
+                             group.where());
 }
 
 std::vector<std::string> read_strings(const Node& dataset) {
@@ -281,7 +382,11 @@ bool attr_bool(const Node& node, const std::string& name, bool fallback) {
   Handle attr(H5Aopen(node.id(), name.c_str(), H5P_DEFAULT));
   Handle type(H5Aget_type(attr.get()));
   const H5T_class_t cls = H5Tget_class(type.get());
-  if (attr.get() < 0 || (cls != H5T_INTEGER && cls != H5T_ENUM) || H5Tget_size(type.get()) > 8) return fallback;
+  Handle space(H5Aget_space(attr.get()));
+  if (attr.get() < 0 || (cls != H5T_INTEGER && cls != H5T_ENUM) || H5Tget_size(type.get()) > 8 ||
+      element_count(space.get()) != 1) {
+    return fallback;
+  }
   uint8_t raw[8] = {0};  // read in the stored type: enums do not convert to integers
   if (H5Aread(attr.get(), type.get(), raw) < 0) return fallback;
   for (size_t i = 0; i < H5Tget_size(type.get()); ++i) {
@@ -304,7 +409,9 @@ std::optional<std::vector<int64_t>> attr_ints(const Node& node, const std::strin
   Handle type(H5Aget_type(attr.get()));
   Handle space(H5Aget_space(attr.get()));
   TORCH_CHECK(attr.get() >= 0 && H5Tget_class(type.get()) == H5T_INTEGER, where, ": expected an integer attribute");
-  std::vector<int64_t> values(static_cast<size_t>(std::max<int64_t>(element_count(space.get()), 0)));
+  const int64_t n = element_count(space.get());
+  TORCH_CHECK(n <= kMaxAttrElements, where, ": attribute declares ", n, " integers (corrupt?)");
+  std::vector<int64_t> values(static_cast<size_t>(std::max<int64_t>(n, 0)));
   if (!values.empty()) {
     TORCH_CHECK(H5Aread(attr.get(), H5T_NATIVE_INT64, values.data()) >= 0, where, ": cannot read attribute");
   }

@@ -18,6 +18,8 @@ namespace stx::data::h5 {
 
 // Hold while calling into HDF5 (recursive, so helpers may nest).
 std::unique_lock<std::recursive_mutex> lock();
+// Called first thing in a process forked while lock() was held (the isolated reader's child).
+void mark_forked_child();
 
 // Owns one HDF5 identifier of any kind and closes it with the matching H5*close.
 class Handle {
@@ -56,8 +58,13 @@ std::vector<std::string> children(const Node& group);  // link names, in name or
 std::vector<int64_t> shape(const Node& dataset);
 bool is_string_dataset(const Node& node);
 // Numeric dataset (integers, floats, HDF5/h5py booleans) in the closest torch dtype.
-// With `as`, HDF5 converts while reading (one serial pass, no second buffer).
+// With `as`, HDF5 converts while reading (one serial pass, no second buffer); an integer
+// conversion that narrows is range-checked instead (an error, never a saturated value), and
+// uint64 values above 2^63 - 1 are an error. The declared size must fit what the file stores.
 at::Tensor read_array(const Node& dataset, std::optional<at::ScalarType> as = std::nullopt);
+// The CSR matrix stored in `group` as indptr/indices/data ([rows, cols] with rows compressed):
+// every length is checked against the shape before the arrays are read, then as checked_csr.
+at::Tensor read_csr(const Node& group, int64_t rows, int64_t cols, std::optional<at::ScalarType> dtype);
 // 1-D or scalar string dataset (fixed or variable length).
 std::vector<std::string> read_strings(const Node& dataset);
 

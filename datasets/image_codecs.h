@@ -14,6 +14,12 @@ namespace stx::data::detail {
 // Whole file in memory; the error names the file.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 
+// Errors unless `path` is a regular file (a FIFO would block the open forever). `op` names the caller.
+void check_regular_file(const std::string& path, const char* op);
+
+// Errors when an image of `pixels` pixels (declared by the file) is above max_image_pixels().
+void check_pixels(const std::string& path, const char* op, int64_t height, int64_t width, int64_t planes = 1);
+
 ImageInfo probe_png(const std::string& path);
 at::Tensor decode_png(const std::string& path);
 

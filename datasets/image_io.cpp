@@ -3,9 +3,12 @@
 #include <ATen/ATen.h>
 #include <png.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "datasets/image_codecs.h"
@@ -13,7 +16,25 @@
 namespace stx::data {
 namespace detail {
 
+void check_regular_file(const std::string& path, const char* op) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  TORCH_CHECK(std::filesystem::exists(st), op, ": cannot open '", path, "': no such file");
+  TORCH_CHECK(std::filesystem::is_regular_file(st), op, ": '", path, "' is not a regular file (a directory, FIFO, "
+              "socket or device); images are read from regular files only");
+}
+
+void check_pixels(const std::string& path, const char* op, int64_t height, int64_t width, int64_t planes) {
+  const int64_t limit = max_image_pixels();
+  if (limit == 0) return;
+  const double n = static_cast<double>(height) * static_cast<double>(width) * static_cast<double>(planes);
+  TORCH_CHECK(n <= static_cast<double>(limit), op, ": '", path, "' declares ", planes > 1 ? std::to_string(planes) + " x " : "",
+              height, " x ", width, " pixels, above the limit of ", limit,
+              " (raise it with stx::data::set_max_image_pixels / stx.data.set_max_image_pixels or STX_MAX_IMAGE_PIXELS)");
+}
+
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  check_regular_file(path, "read_image");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   TORCH_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
   const std::streamsize size = in.tellg();
@@ -55,6 +76,7 @@ ImageInfo probe_png(const std::string& path) {
 at::Tensor decode_png(const std::string& path) {
   PngImage png;
   begin_png(png, path);
+  check_pixels(path, "read_image", png.img.height, png.img.width);
   const int64_t channels = png_channels(png.img);
   png.img.format = channels == 4 ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
   auto out = at::empty({png.img.height, png.img.width, channels}, at::kByte);
@@ -65,7 +87,33 @@ at::Tensor decode_png(const std::string& path) {
 
 }  // namespace detail
 
+namespace {
+int64_t initial_max_pixels() {
+  const char* s = std::getenv("STX_MAX_IMAGE_PIXELS");
+  if (s == nullptr || *s == '\0') return int64_t(1) << 29;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s, &end, 10);
+  TORCH_CHECK(end != s && *end == '\0' && errno == 0 && v >= 0, "STX_MAX_IMAGE_PIXELS must be a non-negative integer "
+              "(0 = no limit), got '", s, "'");
+  return v;
+}
+
+std::atomic<int64_t>& max_pixels() {
+  static std::atomic<int64_t> v{initial_max_pixels()};
+  return v;
+}
+}  // namespace
+
+int64_t max_image_pixels() { return max_pixels().load(); }
+
+void set_max_image_pixels(int64_t pixels) {
+  TORCH_CHECK(pixels >= 0, "set_max_image_pixels: pixels must be >= 0 (0 = no limit), got ", pixels);
+  max_pixels().store(pixels);
+}
+
 ImageFormat sniff_image_format(const std::string& path) {
+  detail::check_regular_file(path, "read_image");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   TORCH_CHECK(f != nullptr, "cannot open '", path, "': ", std::strerror(errno));
   unsigned char magic[8] = {0};

@@ -44,6 +44,7 @@ at::Tensor decode_jpeg(const std::string& path) {
   const auto bytes = read_file_bytes(path);
   TjDecoder dec;
   const JpegHeader h = read_header(dec, bytes, path);
+  check_pixels(path, "read_image", h.height, h.width);
   auto out = at::empty({h.height, h.width, 3}, at::kByte);
   const int rc = tjDecompress2(dec.handle, bytes.data(), static_cast<unsigned long>(bytes.size()),
                                out.data_ptr<uint8_t>(), h.width, 0, h.height, TJPF_RGB, TJFLAG_ACCURATEDCT);

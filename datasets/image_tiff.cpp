@@ -134,6 +134,7 @@ void read_blocks(TiffFile& f, int64_t H, int64_t W, int64_t pixel_bytes, const c
     TORCH_CHECK(int64_t(tw) <= std::max(W, kMaxTileSide) && int64_t(th) <= std::max(H, kMaxTileSide), op, ": '",
                 path, "' declares ", tw, "x", th, " tiles for a ", W, "x", H,
                 " image (corrupt tile size: a tile side may exceed 4096 only up to the image side)");
+    check_pixels(path, op, th, tw);
     std::vector<uint8_t> buf(static_cast<size_t>(TIFFTileSize(f.tif)));
     for (int64_t y = win.y0 / th * th; y < win.y0 + win.h; y += th) {
       for (int64_t x = win.x0 / tw * tw; x < win.x0 + win.w; x += tw) {
@@ -150,6 +151,7 @@ void read_blocks(TiffFile& f, int64_t H, int64_t W, int64_t pixel_bytes, const c
   uint32_t rows_per_strip = 0;
   TIFFGetFieldDefaulted(f.tif, TIFFTAG_ROWSPERSTRIP, &rows_per_strip);
   rows_per_strip = std::min<uint32_t>(std::max<uint32_t>(rows_per_strip, 1), static_cast<uint32_t>(H));
+  check_pixels(path, op, rows_per_strip, W);
   std::vector<uint8_t> buf(static_cast<size_t>(TIFFStripSize(f.tif)));
   for (int64_t y = win.y0 / rows_per_strip * rows_per_strip; y < win.y0 + win.h; y += rows_per_strip) {
     const tmsize_t got = TIFFReadEncodedStrip(f.tif, TIFFComputeStrip(f.tif, static_cast<uint32_t>(y), 0), buf.data(),
@@ -265,6 +267,7 @@ at::Tensor decode_tiff_labels(const std::string& path) {
   const TiffLayout l = read_layout(f, path, kLabelOp);
   TORCH_CHECK(l.samples == 1, kLabelOp, ": '", path, "' has ", l.samples, " samples per pixel; a label mask has one");
   const int64_t H = l.height, W = l.width;
+  check_pixels(path, kLabelOp, H, W);
   at::Tensor out = at::empty({1, H, W}, at::kLong);
   const bool known = with_sample_type(l.sample_format, l.bits, [&](auto sample) {
     using S = decltype(sample);
@@ -283,6 +286,7 @@ at::Tensor decode_tiff_labels(const std::string& path) {
 at::Tensor decode_tiff(const std::string& path) {
   TiffFile f(path);
   const TiffLayout l = read_uint8_layout(f, path);
+  check_pixels(path, "read_image", l.height, l.width);
   auto out = at::empty({int64_t(l.height), int64_t(l.width), l.has_alpha() ? 4 : 3}, at::kByte);
   if (l.direct()) {
     decode_direct(f, l, path, out);
@@ -327,6 +331,7 @@ at::Tensor decode_tiff_planes(const std::string& path, std::optional<int64_t> on
       TORCH_CHECK(win.x0 + win.w <= W && win.y0 + win.h <= H, kPlanesOp, ": region (x=", win.x0, ", y=", win.y0,
                   ", width=", win.w, ", height=", win.h, ") reaches outside '", path, "' page ", page, " (", W, "x",
                   H, ")");
+      check_pixels(path, kPlanesOp, win.h, win.w, int64_t(l.samples) * int64_t(planes.size() + 1));
       at::Tensor out;
       const bool known = with_sample_type(l.sample_format, l.bits, [&](auto sample) {
         using S = decltype(sample);

@@ -36,6 +36,7 @@ CountsTable parse_counts(const std::string& text, const std::string& path) {
     start = tab + 1;
   }
   TORCH_CHECK(!t.genes.empty(), path, ": the header has no gene columns (expected tab-separated gene names)");
+  check_utf8(header, path, 1, "the header");
   const size_t g = t.genes.size();
   const char* p = text.c_str() + pos + 1;
   const char* end = text.c_str() + text.size();
@@ -50,6 +51,7 @@ CountsTable parse_counts(const std::string& text, const std::string& path) {
     const size_t line_no = t.spots.size() + 2;
     TORCH_CHECK(tab != nullptr, path, ": line ", line_no, " has no tab-separated counts");
     t.spots.emplace_back(p, tab);
+    check_utf8(t.spots.back(), path, line_no, "the spot name");
     const char* q = tab;
     for (size_t j = 0; j < g; ++j) {
       TORCH_CHECK(q < eol && *q == '\t', path, ": line ", line_no, " (spot '", t.spots.back(), "') has ", j,

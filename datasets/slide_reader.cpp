@@ -9,11 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 
 #include <stx/data/image.h>
 #include <stx/data/slide.h>
 
+#include "datasets/image_codecs.h"
 #include "datasets/slide_tiles.h"
 
 namespace stx::data {
@@ -99,6 +101,8 @@ SlideReader::SlideReader(const std::string& path, std::optional<double> mpp) : i
   if (mpp) {
     TORCH_CHECK(std::isfinite(*mpp) && *mpp > 0, impl_->error_prefix(), "mpp must be a positive number of µm per pixel, got ", *mpp);
   }
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) detail::check_regular_file(path, "SlideReader");  // a FIFO would block fopen
   std::FILE* f = std::fopen(path.c_str(), "rb");
   TORCH_CHECK(f != nullptr, impl_->error_prefix(), "cannot open the file: ", std::strerror(errno));
   std::fclose(f);

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace stx::data::detail {
 
@@ -35,8 +36,32 @@ at::Tensor checked_csr(const at::Tensor& indptr, const at::Tensor& indices, cons
   }
   TORCH_CHECK(idx.numel() == 0 || (lo >= 0 && hi < cols), where, ": indices must lie in [0, ", cols, "), found [", lo,
               ", ", hi, "]");
+  // torch's CSR needs strictly increasing indices within a row. Files may store a row's entries
+  // in any order (Cell Ranger 3 does): those rows are sorted. A repeated (row, index) pair is an
+  // error rather than summed, since no writer of these formats stores one on purpose.
+  std::vector<int64_t> perm;  // empty while every row seen so far is already in order
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t k = p[r] + 1;
+    while (k < p[r + 1] && ix[k] > ix[k - 1]) ++k;
+    if (k >= p[r + 1]) continue;
+    if (perm.empty()) {
+      perm.resize(static_cast<size_t>(idx.numel()));
+      for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(i);
+    }
+    std::sort(perm.begin() + p[r], perm.begin() + p[r + 1], [ix](int64_t a, int64_t b) { return ix[a] < ix[b]; });
+    for (int64_t j = p[r] + 1; j < p[r + 1]; ++j) {
+      TORCH_CHECK(ix[perm[j]] != ix[perm[j - 1]], where, ": duplicate entry in compressed row ", r, " at index ",
+                  ix[perm[j]], " (the matrix stores it twice; duplicates are not summed)");
+    }
+  }
+  at::Tensor values = data.contiguous();
+  if (!perm.empty()) {
+    const at::Tensor order = at::tensor(perm, at::kLong);
+    idx = idx.index_select(0, order);
+    values = values.index_select(0, order);
+  }
   // Checked above; the checked factory would re-validate everything (a second full pass).
-  return at::_sparse_csr_tensor_unsafe(ptr, idx, data.contiguous(), {rows, cols}, data.options().layout(at::kSparseCsr));
+  return at::_sparse_csr_tensor_unsafe(ptr, idx, values, {rows, cols}, values.options().layout(at::kSparseCsr));
 }
 
 at::Tensor finish_matrix(at::Tensor m, bool dense, std::optional<c10::ScalarType> dtype) {

@@ -9,7 +9,8 @@ namespace stx::data::detail {
 
 // A [rows, cols] sparse CSR tensor from compressed arrays read from a file, after checking
 // them (indptr length, monotonic, ends at nnz; indices in [0, cols)) so that a corrupt file
-// gives an error naming `where` instead of an out-of-bounds read. Indices become int64.
+// gives an error naming `where` instead of an out-of-bounds read. Indices become int64. Rows
+// stored out of order are sorted (torch's CSR invariant); a duplicate index in a row is an error.
 at::Tensor checked_csr(const at::Tensor& indptr, const at::Tensor& indices, const at::Tensor& data, int64_t rows,
                        int64_t cols, const std::string& where);
 

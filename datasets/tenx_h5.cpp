@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "datasets/hdf5_io.h"
+#include "datasets/hdf5_isolated.h"
 #include "datasets/sparse_util.h"
 
 namespace stx::data {
@@ -35,9 +36,7 @@ std::vector<std::string> strings_of(const h5::Node& loc, const std::string& name
   return v;
 }
 
-}  // namespace
-
-FeatureMatrix read_10x_h5(const std::string& path, const MatrixOptions& options) {
+FeatureMatrix read_here(const std::string& path, const MatrixOptions& options) {
   auto guard = h5::lock();
   const h5::Node file = h5::open_file(path);
   bool legacy = false;
@@ -50,10 +49,7 @@ FeatureMatrix read_10x_h5(const std::string& path, const MatrixOptions& options)
 
   FeatureMatrix out;
   // Stored as CSC over [features, barcodes], i.e. CSR over [barcodes, features].
-  out.counts = detail::checked_csr(h5::read_array(h5::open(g, "indptr", "int64 column pointers"), at::kLong),
-                                   h5::read_array(h5::open(g, "indices", "feature indices"), at::kLong),
-                                   h5::read_array(h5::open(g, "data", "counts"), options.dtype), n_barcodes,
-                                   n_features, g.where());
+  out.counts = h5::read_csr(g, n_barcodes, n_features, options.dtype);
   out.counts = detail::finish_matrix(out.counts, options.dense, options.dtype);
   out.barcodes = strings_of(g, "barcodes", n_barcodes, "barcode strings");
   if (legacy) {
@@ -72,6 +68,40 @@ FeatureMatrix read_10x_h5(const std::string& path, const MatrixOptions& options)
   }
   out.attributes = h5::string_attrs(file);
   return out;
+}
+
+void encode(h5::Sink& s, const FeatureMatrix& m) {
+  s.tensor(m.counts);
+  s.strs(m.barcodes);
+  s.strs(m.features.ids);
+  s.strs(m.features.names);
+  s.strs(m.features.types);
+  s.strs(m.features.genomes);
+  std::vector<std::string> kv;  // key, value, key, value, ...
+  for (const auto& [k, v] : m.attributes) {
+    kv.push_back(k);
+    kv.push_back(v);
+  }
+  s.strs(kv);
+}
+
+FeatureMatrix decode(h5::Source& s) {
+  FeatureMatrix m;
+  m.counts = s.tensor();
+  m.barcodes = s.strs();
+  m.features.ids = s.strs();
+  m.features.names = s.strs();
+  m.features.types = s.strs();
+  m.features.genomes = s.strs();
+  const std::vector<std::string> kv = s.strs();
+  for (size_t i = 0; i + 1 < kv.size(); i += 2) m.attributes.emplace(kv[i], kv[i + 1]);
+  return m;
+}
+
+}  // namespace
+
+FeatureMatrix read_10x_h5(const std::string& path, const MatrixOptions& options) {
+  return h5::read_isolated<FeatureMatrix>(path, [&] { return read_here(path, options); }, encode, decode);
 }
 
 void write_10x_h5(const std::string& path, const FeatureMatrix& m) {

@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 
@@ -47,9 +49,31 @@ Coo parse_mtx(const std::string& text, const std::string& path) {
   std::string_view line;
   TORCH_CHECK(next_line(line) && line.rfind("%%MatrixMarket", 0) == 0, path,
               ": not a MatrixMarket file (expected a '%%MatrixMarket matrix coordinate ...' first line)");
-  TORCH_CHECK(line.find("coordinate") != std::string_view::npos, path,
-              ": only the sparse 'coordinate' MatrixMarket format is supported");
-  const bool pattern = line.find("pattern") != std::string_view::npos;
+  // The banner: %%MatrixMarket matrix <format> <field> <symmetry>, case-insensitive.
+  std::vector<std::string> banner;
+  {
+    std::string word;
+    for (char c : line) {
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        if (!word.empty()) banner.push_back(word);
+        word.clear();
+      } else {
+        word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+    }
+    if (!word.empty()) banner.push_back(word);
+  }
+  TORCH_CHECK(banner.size() == 5 && banner[1] == "matrix", path, ": expected the banner '%%MatrixMarket matrix ",
+              "coordinate <integer|real|pattern> general', got '", std::string(line.substr(0, 120)), "'");
+  TORCH_CHECK(banner[2] == "coordinate", path, ": only the sparse 'coordinate' MatrixMarket format is supported, got '",
+              banner[2], "'");
+  TORCH_CHECK(banner[3] == "integer" || banner[3] == "real" || banner[3] == "pattern", path, ": MatrixMarket field '",
+              banner[3], "' is not supported (count matrices are integer, real or pattern)");
+  // A feature x barcode matrix is never symmetric: such a header means a different kind of file,
+  // and reading only the stored triangle would silently drop half of it.
+  TORCH_CHECK(banner[4] == "general", path, ": MatrixMarket symmetry '", banner[4],
+              "' is not supported (a 10x count matrix is 'general')");
+  const bool pattern = banner[3] == "pattern";
   while (next_line(line) && (line.empty() || line[0] == '%')) {
   }
   Coo coo;
@@ -86,6 +110,17 @@ Coo parse_mtx(const std::string& text, const std::string& path) {
     coo.value.push_back(v);
   }
   TORCH_CHECK(p <= end, path, ": truncated");
+  // Only whitespace and comment lines may follow the declared entries.
+  while (p < end) {
+    if (std::isspace(static_cast<unsigned char>(*p))) {
+      ++p;
+    } else if (*p == '%') {
+      const void* eol = std::memchr(p, '\n', static_cast<size_t>(end - p));
+      p = eol ? static_cast<const char*>(eol) : end;
+    } else {
+      TORCH_CHECK(false, path, ": more entries than the ", nnz, " the size line declares");
+    }
+  }
   return coo;
 }
 
@@ -119,7 +154,10 @@ FeatureMatrix read_10x_mtx(const std::string& folder, const MatrixOptions& optio
     idx[1].copy_(at::tensor(coo.row));
   }
   at::Tensor values = at::tensor(coo.value, at::kDouble);
-  out.counts = at::sparse_coo_tensor(idx, values, {coo.cols, coo.rows}).coalesce().to_sparse_csr();
+  at::Tensor coalesced = at::sparse_coo_tensor(idx, values, {coo.cols, coo.rows}).coalesce();
+  TORCH_CHECK(coalesced._nnz() == nnz, mtx, ": ", nnz - coalesced._nnz(),
+              " entries repeat an earlier (row, column); duplicates are not summed");
+  out.counts = coalesced.to_sparse_csr();
   // CSR from COO keeps int64 indices; the declared dtype follows the options.
   out.counts = detail::finish_matrix(out.counts, options.dense, options.dtype);
   return out;

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
@@ -51,8 +53,82 @@ void read_file_chunks(const std::string& path, size_t chunk_bytes,
 
 std::string read_text_file(const std::string& path) {
   std::string out;
-  read_file_chunks(path, 1 << 17, [&](const char* data, size_t n) { out.append(data, n); });
+  size_t line = 1, line_bytes = 0;
+  read_file_chunks(path, 1 << 17, [&](const char* data, size_t n) {
+    const char* p = data;
+    const char* end = data + n;
+    while (p < end) {
+      const char* eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      line_bytes += static_cast<size_t>((eol ? eol : end) - p);
+      TORCH_CHECK(line_bytes <= kMaxLineBytes, path, ": line ", line, " is longer than ", kMaxLineBytes,
+                  " bytes (the limit of the text readers; corrupt file or not a text table?)");
+      if (!eol) break;
+      ++line;
+      line_bytes = 0;
+      p = eol + 1;
+    }
+    out.append(data, n);
+  });
   return out;
+}
+
+namespace {
+
+// Offset of the first byte that breaks UTF-8 (no overlongs, surrogates or code points above
+// U+10FFFF), or npos. ASCII runs are skipped eight bytes at a time.
+size_t first_bad_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t word;
+      std::memcpy(&word, s + i, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if (s[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (s[i] >= 0xC2 && s[i] <= 0xDF) {
+      len = 2;
+    } else if (s[i] >= 0xE0 && s[i] <= 0xEF) {
+      len = 3;
+      if (s[i] == 0xE0) lo = 0xA0;
+      if (s[i] == 0xED) hi = 0x9F;
+    } else if (s[i] >= 0xF0 && s[i] <= 0xF4) {
+      len = 4;
+      if (s[i] == 0xF0) lo = 0x90;
+      if (s[i] == 0xF4) hi = 0x8F;
+    }
+    bool ok = len > 0 && i + len <= n && s[i + 1] >= lo && s[i + 1] <= hi;
+    for (size_t k = 2; ok && k < len; ++k) ok = s[i + k] >= 0x80 && s[i + k] <= 0xBF;
+    if (!ok) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+[[noreturn]] void bad_utf8(std::string_view text, size_t at, const std::string& source, size_t line,
+                           const std::string& what) {
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text[at])));
+  TORCH_CHECK(false, source, line > 0 ? ": line " + std::to_string(line) : std::string(), ": ", what,
+              " is not valid UTF-8 text (byte ", byte, " at offset ", at, "); stx reads text as UTF-8");
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) { return first_bad_utf8(text) == std::string_view::npos; }
+
+void check_utf8(std::string_view text, const std::string& source, size_t line, const char* what) {
+  const size_t at = first_bad_utf8(text);
+  if (at != std::string_view::npos) bad_utf8(text, at, source, line, what);
 }
 
 int64_t Table::column(const std::string& name, const std::string& source) const {
@@ -67,10 +143,17 @@ std::string& DelimitedParser::field() {
   return row_[n_fields_];
 }
 
+void DelimitedParser::grow(size_t n) {
+  row_bytes_ += n;
+  TORCH_CHECK(row_bytes_ <= kMaxLineBytes, source_, ": line ", row_line_, " is longer than ", kMaxLineBytes,
+              " bytes (the limit of the text readers; corrupt file or not a text table?)");
+}
+
 void DelimitedParser::end_field() {
   field();  // materialise an empty field
   ++n_fields_;
   field_started_ = quoted_ = false;
+  grow(1);  // the delimiter: a line of only delimiters must not make unbounded empty fields
 }
 
 void DelimitedParser::end_row() {
@@ -78,10 +161,15 @@ void DelimitedParser::end_row() {
   end_field();
   if (!blank) {
     row_.resize(n_fields_);
+    for (size_t k = 0; k < row_.size(); ++k) {
+      const size_t at = first_bad_utf8(row_[k]);
+      if (at != std::string_view::npos) bad_utf8(row_[k], at, source_, row_line_, "field " + std::to_string(k + 1));
+    }
     on_row_(row_, row_line_);
   }
   for (auto& f : row_) f.clear();
   n_fields_ = 0;
+  row_bytes_ = 0;
   row_line_ = line_;
 }
 
@@ -116,6 +204,7 @@ void DelimitedParser::feed(std::string_view chunk) {
       } else {  // the run up to the next quote, appended at once
         size_t j = i;
         for (; j < chunk.size() && chunk[j] != '"'; ++j) line_ += chunk[j] == '\n';
+        grow(j - i);
         field().append(chunk.data() + i, j - i);
         i = j - 1;
       }
@@ -139,6 +228,7 @@ void DelimitedParser::feed(std::string_view chunk) {
     } else {  // the run of ordinary characters (a '"' inside a started field is one), appended at once
       size_t j = i + 1;
       while (j < chunk.size() && chunk[j] != delimiter_ && chunk[j] != '\n' && chunk[j] != '\r') ++j;
+      grow(j - i);
       field().append(chunk.data() + i, j - i);
       field_started_ = true;
       i = j - 1;

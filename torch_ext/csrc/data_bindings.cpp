@@ -114,6 +114,7 @@ STX_PYTHON_BINDING(data) {
   py::class_<Column>(d, "Column")
       .def_property_readonly("kind", [](const Column& c) { return kind_name(c.kind); })
       .def_readonly("values", &Column::values)
+      .def_readonly("mask", &Column::mask)
       .def_readonly("strings", &Column::strings)
       .def_readonly("ordered", &Column::ordered);
   py::class_<DataFrame>(d, "DataFrame")

@@ -47,6 +47,9 @@ STX_PYTHON_BINDING(slides) {
           return as_value_error([&] { return read_image_planes(path, page, r); });
         },
         py::arg("path"), py::arg("page") = py::none(), py::arg("region") = py::none());
+  s.def("max_image_pixels", [] { return max_image_pixels(); });
+  s.def("set_max_image_pixels", [](int64_t pixels) { as_value_error([&] { set_max_image_pixels(pixels); }); },
+        py::arg("pixels"));
   s.def("write_png", [](const std::string& path, const at::Tensor& image) {
           py::gil_scoped_release nogil;
           write_png(path, image);

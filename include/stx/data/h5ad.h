@@ -18,6 +18,9 @@ struct Column {
   Kind kind = Kind::Numeric;
   at::Tensor values;                 // Numeric: the values (bool/int/float); Categorical: int64
                                      // codes, -1 = missing
+  at::Tensor mask;                   // nullable-integer/-boolean/-float columns only: bool, true =
+                                     // missing; `values` is then float64 with NaN where missing
+                                     // (if any is), else keeps the stored dtype
   std::vector<std::string> strings;  // String: the values; Categorical: the categories
   bool ordered = false;              // Categorical only
 };

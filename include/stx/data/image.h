@@ -24,6 +24,15 @@ struct ImageInfo {
   ImageFormat format = ImageFormat::Unknown;
 };
 
+// Largest image the decoders allocate, in pixels (height x width x pages; a region counts its own
+// size): a file declaring more is an error before any pixel memory is taken (a 100 KB JPEG can
+// declare 30000 x 30000). Default 2^29 (536,870,912 px, 1.6 GB as RGB), or the environment's
+// STX_MAX_IMAGE_PIXELS when set at first use; 0 means no limit. Whole slides go through
+// SlideReader, which reads regions. Paths that are not regular files (FIFOs, devices,
+// directories) are refused before they are opened, so no reader blocks on one.
+STX_API int64_t max_image_pixels();
+STX_API void set_max_image_pixels(int64_t pixels);
+
 // Format from the first bytes of the file; Unknown when it is none of PNG/JPEG/TIFF.
 STX_API ImageFormat sniff_image_format(const std::string& path);
 

@@ -13,8 +13,19 @@
 
 namespace stx::data {
 
-// Whole file as text; gzip data (by its magic bytes, not the extension) is inflated.
+// Longest line (row of a table) the text readers accept, in bytes after gzip inflation: a longer
+// one is an error naming the file and line, raised before more of it is buffered (a 4 MB .csv.gz
+// can inflate to one 4 GiB line). Far above any real row (a 60 000-gene counts row is ~1 MB).
+constexpr size_t kMaxLineBytes = size_t(64) << 20;
+
+// Whole file as text; gzip data (by its magic bytes, not the extension) is inflated. Lines are
+// limited to kMaxLineBytes.
 STX_API std::string read_text_file(const std::string& path);
+
+// Errors unless `text` is valid UTF-8 (what Python's str needs); the message names `source`,
+// the line (when non-zero), `what` and the first bad byte. Plain ASCII takes a fast path.
+STX_API void check_utf8(std::string_view text, const std::string& source, size_t line, const char* what);
+STX_API bool is_valid_utf8(std::string_view text);
 
 // A delimited table of strings. `source` names the file in error messages.
 struct Table {
@@ -27,7 +38,8 @@ struct Table {
 
 // Splits `text` into rows of fields. Handles \n and \r\n, double-quoted fields ("a,b" and ""),
 // skips blank lines. With `has_header`, the first row is the header and every later row must
-// have the same number of fields (else an error names the line).
+// have the same number of fields (else an error names the line). A row longer than
+// kMaxLineBytes or a field that is not valid UTF-8 is an error naming the source and line.
 STX_API Table parse_delimited(std::string_view text, char delimiter, bool has_header,
                               const std::string& source);
 
@@ -47,12 +59,13 @@ class STX_API DelimitedParser {
   std::string& field();
   void end_field();
   void end_row();
+  void grow(size_t n);  // counts n more bytes of the current row against kMaxLineBytes
 
   char delimiter_;
   std::string source_;
   RowCallback on_row_;
   std::vector<std::string> row_;
-  size_t n_fields_ = 0, line_ = 1, row_line_ = 1;
+  size_t n_fields_ = 0, line_ = 1, row_line_ = 1, row_bytes_ = 0;
   bool in_quotes_ = false, field_started_ = false, quoted_ = false;
   bool pending_quote_ = false, pending_cr_ = false;  // a chunk ended on '"' inside quotes / on '\r'
 };

@@ -16,7 +16,20 @@ from stx import _C
 
 _core = _C.slides
 
-__all__ = ["SlideReader", "extract_patches", "read_image", "read_label_mask", "read_image_planes", "write_png"]
+__all__ = ["SlideReader", "extract_patches", "read_image", "read_label_mask", "read_image_planes", "write_png",
+           "max_image_pixels", "set_max_image_pixels"]
+
+
+def max_image_pixels() -> int:
+    """The largest image (height x width x pages) the image readers decode; 0 = no limit. Default
+    2**29, or ``STX_MAX_IMAGE_PIXELS`` from the environment."""
+    return _core.max_image_pixels()
+
+
+def set_max_image_pixels(pixels: int) -> None:
+    """Sets the pixel limit of the image readers (0 = no limit): a file declaring a larger image is
+    an error before any pixel memory is allocated."""
+    _core.set_max_image_pixels(int(pixels))
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
