@@ -12,14 +12,17 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/util/StringUtil.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <string>
 
-#include "ops/cpu/multiversion.h"
+#include "ops/cpu/int8_gemm_probe.h"
 #include "ops/cpu/retrieval_rows.h"
 #include "ops/cpu/vector_kernels.h"
 
@@ -30,30 +33,12 @@ constexpr float kLevels = 127.0f;
 // |x*s - round(x*s)| <= 1/2 plus the float32 rounding of the product x*s (<= 127 * 2^-24).
 constexpr double kHalfStep = 0.5 + 1e-5;
 
-STX_MULTIVERSION float row_abs_max(const float* p, int64_t d) {
-  float m = 0.0f;
-  for (int64_t j = 0; j < d; ++j) m = std::max(m, std::abs(p[j]));
-  return m;
-}
-
-// X = round(s * x) (half away from zero, by truncation so it vectorises); returns |X|_1.
-STX_MULTIVERSION int32_t quantise_row(const float* p, int64_t d, float s, int8_t* out) {
-  int32_t sum = 0;
-  for (int64_t j = 0; j < d; ++j) {
-    const float y = p[j] * s;
-    const auto v = static_cast<int32_t>(y + (y >= 0.0f ? 0.5f : -0.5f));
-    out[j] = static_cast<int8_t>(v);
-    sum += v >= 0 ? v : -v;
-  }
-  return sum;
-}
-
 // Quantises n normalised rows of length d with one scale per row (scales != nullptr) or one scale
 // for the whole block (returned). Writes |X|_1 per row into l1.
 float quantise_rows(const float* x, int64_t n, int64_t d, int8_t* out, float* scales, int32_t* l1) {
   std::vector<float> row_max(n);
   at::parallel_for(0, n, 256, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) row_max[r] = row_abs_max(x + r * d, d);
+    for (int64_t r = b; r < e; ++r) row_max[r] = cpu::abs_max(x + r * d, d);
   });
   const float block_max = n > 0 ? *std::max_element(row_max.begin(), row_max.end()) : 0.0f;
   const auto scale_of = [](float m) { return m > 0.0f ? kLevels / m : 1.0f; };
@@ -61,7 +46,7 @@ float quantise_rows(const float* x, int64_t n, int64_t d, int8_t* out, float* sc
   at::parallel_for(0, n, 256, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float s = scales != nullptr ? (scales[r] = scale_of(row_max[r])) : block_scale;
-      l1[r] = quantise_row(x + r * d, d, s, out + r * d);
+      l1[r] = cpu::quantise_row(x + r * d, d, s, out + r * d);
     }
   });
   return block_scale;
@@ -75,14 +60,40 @@ int64_t skip_bound(float t, double eps, double scale) {
 
 }  // namespace
 
+namespace {
+
+// STX_COSINE_TOPK_SCREEN: "0" forces the screen off, "1" on (where it applies); read at every call.
+std::optional<bool> forced_screen() {
+  const char* force = std::getenv("STX_COSINE_TOPK_SCREEN");
+  if (force == nullptr) return std::nullopt;
+  if (std::strcmp(force, "0") == 0) return false;
+  if (std::strcmp(force, "1") == 0) return true;
+  TORCH_CHECK(*force == '\0', "STX_COSINE_TOPK_SCREEN must be \"0\" or \"1\" (or unset), got \"", force, "\"");
+  return std::nullopt;
+}
+
+// The screen adds a per-bank-row cost (normalise + quantise, ~0.2 us per row at D = 256) that only
+// the GEMM savings of enough queries repay: measured break-even near Q = 512 on an AVX512-VNNI CPU.
+bool large_enough(int64_t Q, int64_t N, int64_t D) { return D >= 32 && Q >= 512 && Q * N * D >= (int64_t{1} << 28); }
+
+}  // namespace
+
 bool use_int8_screen(Metric metric, int64_t Q, int64_t N, int64_t D) {
-  if (const char* force = std::getenv("STX_COSINE_TOPK_SCREEN"); force != nullptr && *force != '\0') {
-    if (std::strcmp(force, "0") == 0) return false;
-    if (std::strcmp(force, "1") == 0) return metric == Metric::kCosine && D > 0;
+  if (metric != Metric::kCosine || D <= 0) return false;
+  if (const auto forced = forced_screen(); forced.has_value()) return *forced;
+  return large_enough(Q, N, D) && cpu::int8_gemm_verdict(/*calibrate=*/true).fast;
+}
+
+std::string screen_policy(bool calibrate) {
+  if (const auto forced = forced_screen(); forced.has_value()) {
+    return *forced ? "on (forced by STX_COSINE_TOPK_SCREEN=1)" : "off (forced by STX_COSINE_TOPK_SCREEN=0)";
   }
-  // The screen adds a per-bank-row cost (normalise + quantise, ~0.2 us per row at D = 256) that
-  // only the GEMM savings of enough queries repay: measured break-even near Q = 512 here.
-  return metric == Metric::kCosine && D >= 32 && Q >= 512 && Q * N * D >= (int64_t{1} << 28);
+  const cpu::Int8GemmVerdict v = cpu::int8_gemm_verdict(calibrate);
+  if (!v.has_dot_product_isa) return "off (no AVX512-VNNI, AVX-VNNI or AMX-INT8: the int8 GEMM would be slow)";
+  if (!v.calibrated) return "not decided yet (calibrated on the first large cosine call)";
+  const std::string ratio = c10::str(" (int8 GEMM measured ", v.speedup, "x the float32 GEMM)");
+  if (!v.fast) return "off" + ratio + c10::str(", below the ", cpu::kMinInt8Speedup, "x it needs");
+  return "on for float32 cosine with Q >= 512, Q*N*D >= 2^28, D >= 32" + ratio;
 }
 
 void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bool* mask, bool exclude_self,

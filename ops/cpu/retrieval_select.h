@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "ops/cpu/cpu_features.h"
 #include "ops/cpu/vector_kernels.h"
 
 namespace stx::ops::retrieval {
@@ -53,7 +54,10 @@ class TopkBuffer {
   template <typename Out>
   void write_sorted(Out* out_s, int64_t* out_i) {
     if constexpr (std::is_same_v<T, float>) {
-      if (n_ <= kRankedMax && write_ranked(out_s, out_i)) return;
+      // The ranking counts n^2 64-bit key comparisons; without AVX2 (baseline x86-64 has no 64-bit
+      // vector compare) that is several times slower than nth_element + sort, which gives the same
+      // output.
+      if (n_ <= kRankedMax && cpu::active_isa() != cpu::Isa::kBaseline && write_ranked(out_s, out_i)) return;
     }
     const int64_t m = std::min(n_, k_);
     if (n_ > k_) std::nth_element(e_, e_ + (k_ - 1), e_ + n_, EntryBefore{});

@@ -1,7 +1,8 @@
 #pragma once
 // Small dense row kernels shared by the CPU ops, each compiled for AVX-512 / AVX2 / baseline x86-64
-// and picked at load time (ops/cpu/multiversion.h): hot inner loops run at the machine's vector
-// width while libstx itself is built without -march flags.
+// and run at the active instruction set (ops/cpu/multiversion.h: the CPU's best, capped by
+// STX_CPU_ISA or set_cpu_isa): hot inner loops run at the machine's vector width while libstx
+// itself is built without -march flags. Every version returns bit-identical results.
 #include <cstdint>
 
 namespace stx::ops::cpu {
@@ -45,5 +46,11 @@ void rank_keys(const uint64_t* key, int64_t n, int32_t* rank);
 // out[i] = base[offset[i]] (a gather, vectorised where the instruction set has one).
 void gather(const float* base, const int32_t* offset, int64_t n, float* out);
 void gather(const double* base, const int32_t* offset, int64_t n, double* out);
+
+// max_j |p[j]|.
+float abs_max(const float* p, int64_t d);
+// out[j] = round(s * p[j]) (half away from zero) as int8 (|s * p[j]| must be <= 127); returns
+// sum_j |out[j]|.
+int32_t quantise_row(const float* p, int64_t d, float s, int8_t* out);
 
 }  // namespace stx::ops::cpu

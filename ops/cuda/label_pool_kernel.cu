@@ -122,7 +122,7 @@ std::tuple<at::Tensor, at::Tensor> label_pool_cuda(const at::Tensor& dense, cons
 at::Tensor label_pool_backward_cuda(const at::Tensor& grad, const at::Tensor& labels, const at::Tensor& count,
                                     c10::string_view reduce, int64_t ignore_index) {
   const bool mean = detail::parse_label_reduce(reduce);
-  detail::check_label_pool_backward_inputs(grad, labels, count);
+  detail::check_label_pool_backward_inputs(grad, labels, count, ignore_index);
   const c10::cuda::CUDAGuard guard(grad.device());
   const int64_t B = grad.size(0), K = grad.size(1), G = grad.size(2), HW = labels.size(1) * labels.size(2);
   at::Tensor out = at::empty({B, G, labels.size(1), labels.size(2)}, grad.options());

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import stx  # noqa: F401
-from timing import median_time, run_child  # scripts/bench/timing.py
+from timing import median_time, print_header, run_child  # scripts/bench/timing.py
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("STX_DATA", REPO.parent / "shared" / "data"))
@@ -248,6 +248,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--only", choices=sorted(SECTIONS), help="run one section")
     args = parser.parse_args()
+    print_header("scripts/bench/data.py")
     for name, fn in SECTIONS.items():
         if args.only in (None, name):
             fn(args.quick)

@@ -14,8 +14,6 @@ timed too. Rates are env steps per second (M envs x vector steps / s).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch
 import stx  # noqa: F401
 from stx import envs
 from stx.envs.reference import IncrementalReference, ReferenceSpotSampling
+from timing import print_header  # scripts/bench/timing.py
 
 native = stx._C.envs
 
@@ -72,8 +71,7 @@ def main() -> None:
     torch.set_num_threads(1)
     sizes = [1000, 4000] if args.quick else [1000, 4000, 16000, 100000]
     batch = [1, 4] if args.quick else [1, 4, 16]
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print_header("scripts/bench/env.py")
     print("| N | M | steps timed | C++ vec env (env steps/s) | NumPy recompute (steps/s) | ratio "
           "| NumPy incremental (steps/s) | ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import stx
-from timing import median_time, run_child, sync  # scripts/bench/timing.py
+from timing import median_time, print_header, run_child, sync  # scripts/bench/timing.py
 
 
 def composite_pearson(pred, target, dim=0, eps=1e-8):
@@ -86,7 +86,7 @@ def main():
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, stx {stx.__version__}, device {args.device}")
+    print_header("scripts/bench/losses.py", args.device)
     shapes = [(128, 300), (4096, 1000)] if args.quick else [(128, 300), (4096, 1000), (16384, 2000)]
     for name in ("pearson", "soft_label"):
         for B, G in shapes:

@@ -6,8 +6,9 @@
    of the composite, including N = 1M.
 3. filtered_topk + soft_labels for a batch of 128 vs the SCR2Net per-sample Python loop, over bank sizes.
 
-Usage: .venv/bin/python scripts/bench/retrieval.py [--quick] [--threads 2]
+Usage: .venv/bin/python scripts/bench/retrieval.py [--quick] [--threads 2] [--emulate-avx2]
 Run from the repository root with stx importable (installed, or STX_BUILD_DIR + PYTHONPATH=torch_ext).
+--emulate-avx2 makes stx, torch, oneDNN, MKL and faiss pick their AVX2 code (scripts/bench/emulation.py).
 """
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ import argparse
 import os
 from collections import Counter
 
-import torch
-import torch.nn.functional as F
+import emulation  # scripts/bench/emulation.py; before torch, whose libraries read it at load
 
-import stx
-from timing import median_time, run_child, sync  # scripts/bench/timing.py
+emulation.apply_from_argv()
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import stx  # noqa: E402
+from timing import median_time, print_header, run_child, sync  # noqa: E402  (scripts/bench/timing.py)
 
 
 def cuda_peak_extra_mib(fn):
@@ -93,13 +98,16 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sections", default="1,2,3", help="which parts to run, e.g. 1,3")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (CUDA: ratios against torch composites)")
+    ap.add_argument("--emulate-avx2", action="store_true", help="pick AVX2 code everywhere (see emulation.py)")
+    ap.add_argument("--time-screen", action="store_true",
+                    help="also time the int8 screen where the dispatch rejects it (slow without VNNI)")
     args = ap.parse_args()
     dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     Q, N, D, k = (512, 20000, 256, 100) if args.quick else (4096, 200000, 256, 100)
     g = torch.Generator().manual_seed(0)
     query, bank = torch.randn(Q, D, generator=g).to(dev), torch.randn(N, D, generator=g).to(dev)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, stx {stx.__version__}, device {dev}")
+    args.report = print_header("scripts/bench/retrieval.py", args.device)
 
     sections = {int(x) for x in args.sections.split(",")}
     if 1 in sections:
@@ -110,26 +118,49 @@ def main():
         time_soft_labels(args, dev, D, g)
 
 
+def screen_chosen(report, Q, N, D):
+    """The dispatch rule of docs/ops/retrieval.md for float32 cosine, from libstx's own report."""
+    forced = os.environ.get("STX_COSINE_TOPK_SCREEN")
+    if forced in ("0", "1"):
+        return forced == "1"
+    return report["cosine_topk_int8_screen"].startswith("on") and D >= 32 and Q >= 512 and Q * N * D >= 2**28
+
+
+def time_path(query, bank, k, repeats, screen):
+    """Times cosine_topk with the int8 screen forced on or off; returns (seconds, indices)."""
+    old = os.environ.get("STX_COSINE_TOPK_SCREEN")
+    os.environ["STX_COSINE_TOPK_SCREEN"] = "1" if screen else "0"
+    try:
+        return median_time(lambda: stx.ops.cosine_topk(query, bank, k), repeats), stx.ops.cosine_topk(query, bank, k)[1]
+    finally:
+        if old is None:
+            del os.environ["STX_COSINE_TOPK_SCREEN"]
+        else:
+            os.environ["STX_COSINE_TOPK_SCREEN"] = old
+
+
 def time_cosine_topk(query, bank, k, args, dev):
     (Q, D), N = query.shape, bank.shape[0]
-    print(f"\n[1] cosine_topk Q={Q} N={N} D={D} k={k} float32")
+    screened = dev.type == "cpu" and screen_chosen(args.report, Q, N, D)
+    print(f"\n[1] cosine_topk Q={Q} N={N} D={D} k={k} float32; dispatch for this call: "
+          + ("int8 screen + float32 rescoring" if screened else "float32 GEMM path" if dev.type == "cpu" else dev.type))
     t_stx = median_time(lambda: stx.ops.cosine_topk(query, bank, k), args.repeats)
     t_comp = median_time(lambda: composite_topk(query, bank, k), args.repeats)
-    if dev.type == "cpu":  # the same op with its int8 screen switched off: the float32 GEMM path
-        os.environ["STX_COSINE_TOPK_SCREEN"] = "0"
-        try:
-            t_plain = median_time(lambda: stx.ops.cosine_topk(query, bank, k), args.repeats)
-            i_plain = stx.ops.cosine_topk(query, bank, k)[1]
-        finally:
-            del os.environ["STX_COSINE_TOPK_SCREEN"]
+    alt = None
+    if dev.type == "cpu" and (screened or args.time_screen):  # the same op on its other path
+        alt = time_path(query, bank, k, args.repeats, screen=not screened)
     s_stx, i_stx = stx.ops.cosine_topk(query, bank, k)
     s_comp, _ = composite_topk(query, bank, k)
     print(f"  stx cosine_topk          {t_stx * 1e3:9.1f} ms")
     print(f"  mm+topk composite        {t_comp * 1e3:9.1f} ms   ratio composite/stx = {t_comp / t_stx:.2f}x")
-    if dev.type == "cpu":
-        same = (i_plain == i_stx).float().mean().item()
-        print(f"  stx, float32 GEMM path   {t_plain * 1e3:9.1f} ms   ratio = {t_plain / t_stx:.2f}x "
-              f"(STX_COSINE_TOPK_SCREEN=0; same indices as the screened path: {same:.4%})")
+    if alt is not None:
+        t_alt, i_alt = alt
+        name = "float32 GEMM path" if screened else "int8 screen path"
+        same = (i_alt == i_stx).float().mean().item()
+        print(f"  stx, {name:<20}{t_alt * 1e3:9.1f} ms   ratio = {t_alt / t_stx:.2f}x "
+              f"(STX_COSINE_TOPK_SCREEN={0 if screened else 1}; same indices as the default: {same:.4%})")
+    elif dev.type == "cpu":
+        print("  stx, int8 screen path    not timed (the dispatch rejects it here; --time-screen times it)")
     assert torch.allclose(s_stx, s_comp, atol=1e-5), "stx and the composite disagree"
     try:
         if dev.type != "cpu":

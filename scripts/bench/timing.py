@@ -1,7 +1,9 @@
-"""Shared timing for the benchmark scripts: the median of repeated calls after warm-up, with CUDA
-synchronised around each call so GPU work is counted; and peak-memory runs in a fresh process."""
+"""Shared timing for the benchmark scripts: the header every benchmark prints (machine, ISA
+features, dispatch choices), the median of repeated calls after warm-up, with CUDA synchronised
+around each call so GPU work is counted; and peak-memory runs in a fresh process."""
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import statistics
@@ -10,6 +12,50 @@ import sys
 import time
 
 import torch
+
+from emulation import AVX2_ONLY  # scripts/bench/emulation.py
+
+# Environment variables that change what code runs; the header lists the ones that are set.
+DISPATCH_OVERRIDES = ("STX_CPU_ISA", "STX_COSINE_TOPK_SCREEN", *[k for k in AVX2_ONLY if k != "STX_CPU_ISA"])
+
+
+def cpu_model() -> str:
+    """The model name the kernel reports (/proc/cpuinfo), or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
+def print_header(title: str, device: str = "cpu") -> dict:
+    """Prints what a benchmark's numbers depend on: date, CPU model, the ISA features found, torch's
+    and stx's dispatch choices (stx's from libstx itself, after its one-time int8 GEMM calibration)
+    and any override variables. Returns stx's dispatch report."""
+    import stx
+
+    report = json.loads(torch.ops.stx._cpu_dispatch(True))
+    gemm = report["int8_gemm"]
+    speed = f", int8/float32 GEMM speed {gemm['speedup_over_float32']:.2f}x" if gemm["calibrated"] else ""
+    overrides = {k: os.environ[k] for k in DISPATCH_OVERRIDES if k in os.environ}
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"== {title} ({now})")
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs; cpuinfo: {report['cpu']})")
+    print(f"ISA features found: {', '.join(report['features']) or 'none'}; "
+          f"used by stx: {', '.join(report['active_features']) or 'none'}")
+    print(f"torch {torch.__version__}: ATen CPU kernels {torch.backends.cpu.get_cpu_capability()}, "
+          f"{torch.get_num_threads()} threads; stx {stx.__version__}")
+    print(f"stx dispatch: row kernels {report['isa']} ({report['isa_source']}){speed}; "
+          f"cosine_topk int8 screen: {report['cosine_topk_int8_screen']}")
+    if device == "cuda" and torch.cuda.is_available():
+        print(f"CUDA device: {torch.cuda.get_device_name()}")
+    print(f"dispatch overrides set: {', '.join(f'{k}={v}' for k, v in overrides.items()) or 'none'}")
+    return report
 
 
 def sync() -> None:

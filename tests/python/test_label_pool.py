@@ -110,13 +110,15 @@ def test_backward_is_the_adjoint_with_ignored_labels(device, reduce, ignore_inde
     dense, labels, K = make_case(device, G=13, H=9, W=11)
     labels[0, 2, :5] = ignore_index if ignore_index >= 0 else -1
     out, count = torch.ops.stx.label_pool(dense, labels, K, reduce, ignore_index)
-    v = torch.randn_like(out)
-    unpooled = torch.ops.stx._label_pool_backward(v.to(dtype), labels, count, reduce, ignore_index)
+    v = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1)).to(device).to(dtype)
+    unpooled = torch.ops.stx._label_pool_backward(v, labels, count, reduce, ignore_index)
     assert unpooled.dtype == dtype
     assert torch.equal(unpooled.transpose(0, 1)[:, labels == ignore_index].cpu(),
                        torch.zeros(13, int((labels == ignore_index).sum()), dtype=dtype))
+    # <out, v> = <dense, unpooled>, up to the rounding of unpooled to dtype (relative to the terms).
     tol = 1e-12 if dtype == torch.float64 else 1e-2
-    torch.testing.assert_close((out * v).sum(), (dense * unpooled.double()).sum(), rtol=tol, atol=tol)
+    terms = (out.abs() * v.double().abs()).sum()
+    assert abs((out * v.double()).sum() - (dense * unpooled.double()).sum()) <= tol * terms
 
 
 @pytest.mark.parametrize("device", devices())
@@ -171,3 +173,29 @@ def test_mismatched_devices():
     dense, labels, K = make_case("cpu")
     with pytest.raises(RuntimeError, match="labels"):
         torch.ops.stx.label_pool(dense.cuda(), labels, K, "sum", 0)
+
+
+@pytest.mark.parametrize("inference", [False, True])
+@pytest.mark.parametrize("label_dtype", [torch.int64, torch.int32])
+def test_backward_rejects_labels_outside_the_grad(inference, label_dtype):
+    # The crash input: labels index rows of grad [B, K, G], so a label outside [0, K) that is not
+    # ignore_index would read past it. inference_mode skips the autograd layer: the kernel checks.
+    cnt = torch.zeros(1, 5, dtype=torch.long)
+    cases = [
+        (torch.randn(1, 5, 3), torch.full((1, 64, 64), 2**30), cnt, 0, 2**30),
+        (torch.randn(1, 2, 3), torch.tensor([[[0, 1], [4, 1]]]), cnt[:, :2], 0, 4),
+        (torch.randn(1, 5, 3), torch.tensor([[[0, 1], [-3, 1]]]), cnt, 0, -3),
+        (torch.randn(1, 5, 3), torch.tensor([[[0, 5], [-1, 1]]]), cnt, -1, 5),
+    ]
+    with torch.inference_mode(inference):
+        for grad, labels, count, ignore, bad in cases:
+            with pytest.raises(RuntimeError, match=rf"_label_pool_backward: labels must lie in \[0, K.* = "
+                                                   rf"{grad.shape[1]}\) or equal ignore_index = {ignore}, "
+                                                   rf"found label {bad}"):
+                torch.ops.stx._label_pool_backward(grad, labels.to(label_dtype), count, "sum", ignore)
+        # In range, and ignore_index outside [0, K): fine, and ignored pixels get zero gradient.
+        grad = torch.randn(1, 5, 3)
+        out = torch.ops.stx._label_pool_backward(grad, torch.tensor([[[0, 4], [-1, 1]]], dtype=label_dtype), cnt,
+                                                 "sum", -1)
+        assert torch.equal(out[0, :, 1, 0], torch.zeros(3))
+        assert torch.equal(out[0, :, 0, 1], grad[0, 4])

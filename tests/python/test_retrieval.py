@@ -2,6 +2,10 @@
 the full similarity matrix, a stable sort (ties -> lower index) and a Counter-based filter loop."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -341,3 +345,113 @@ def test_int8_screen_returns_the_float32_topk(monkeypatch, case):
     assert_topk_equivalent(got, ref)
     monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", "0")
     assert_topk_equivalent(stx.ops.cosine_topk(query, bank, k, "cosine", mask, self_ex), ref)
+
+
+# --- CPU dispatch: every kernel version and the int8 screen on/off give the same answers ---------
+
+ISA_LEVELS = ["baseline", "avx2", "avx512"]
+
+
+def cpu_dispatch(calibrate=False):
+    return json.loads(torch.ops.stx._cpu_dispatch(calibrate))
+
+
+def runnable_isas():
+    return ISA_LEVELS[: ISA_LEVELS.index(cpu_dispatch()["isa_hardware"]) + 1]
+
+
+@pytest.fixture
+def auto_isa():
+    yield
+    torch.ops.stx._set_cpu_isa("auto")
+
+
+def run_row_kernel_ops(monkeypatch):
+    """Every op whose CPU kernels use the multi-versioned row kernels, on inputs reaching each path."""
+    g = torch.Generator().manual_seed(3)
+    q, b = torch.randn(300, 40, generator=g), torch.randn(5000, 40, generator=g)
+    mask = torch.rand(5000, generator=g) > 0.2
+    outs = []
+    for metric in ("cosine", "ip", "l2"):
+        outs += stx.ops.cosine_topk(q, b, 30, metric)  # first tile: the bounded scan
+    outs += stx.ops.cosine_topk(q, b, 30, "cosine", mask, True)  # threshold scan
+    outs += stx.ops.cosine_topk(q.double(), b.double(), 300)
+    monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", "1")
+    outs += stx.ops.cosine_topk(q, b, 30)  # int8 screen + float32 rescoring
+    monkeypatch.delenv("STX_COSINE_TOPK_SCREEN")
+    values = torch.randn(5000, 70, generator=g, requires_grad=True)
+    scores = outs[6].clone().requires_grad_(True)
+    soft, conf = stx.ops.soft_labels(outs[7], scores, None, values, "softmax", 0.5)
+    (soft.square().sum() + conf.sum()).backward()
+    outs += [soft, conf, values.grad, scores.grad]
+    dense = torch.randn(1, 19, 33, 29, generator=g, requires_grad=True)
+    labels = torch.randint(0, 50, (1, 33, 29), generator=g)
+    pooled, count = stx.ops.label_pool(dense, labels, 50, "mean", return_count=True)
+    pooled.square().sum().backward()
+    return outs + [pooled.detach(), count, dense.grad]
+
+
+def test_every_kernel_version_gives_identical_results(monkeypatch, auto_isa):
+    results = {}
+    for isa in runnable_isas():
+        torch.ops.stx._set_cpu_isa(isa)
+        report = cpu_dispatch()
+        assert (report["isa"], report["isa_source"]) == (isa, "set_cpu_isa")
+        results[isa] = run_row_kernel_ops(monkeypatch)
+    for isa, outs in results.items():
+        for j, (got, ref) in enumerate(zip(outs, results["baseline"])):
+            assert torch.equal(got, ref), f"{isa} differs from baseline in output {j}"
+
+
+def test_screen_dispatch_follows_the_int8_gemm(monkeypatch, auto_isa):
+    # A problem large enough for the screen. The screened path rescores with its own dot product,
+    # so its scores differ from the float32 GEMM path in the last bits: bit equality tells the paths apart.
+    g = torch.Generator().manual_seed(5)
+    q, b = torch.randn(512, 64, generator=g), torch.randn(8192, 64, generator=g)
+
+    def forced(value):
+        monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", value)
+        try:
+            return stx.ops.cosine_topk(q, b, 20)
+        finally:
+            monkeypatch.delenv("STX_COSINE_TOPK_SCREEN")
+
+    on, off = forced("1"), forced("0")
+    assert torch.equal(on[1], off[1]) and torch.allclose(on[0], off[0], atol=1e-6)
+    assert not torch.equal(on[0], off[0]), "the two paths should differ in rounding"
+    # What an AVX2-only CPU (no VNNI/AMX) reports: the screen is never taken.
+    torch.ops.stx._set_cpu_isa("avx2")
+    report = cpu_dispatch(calibrate=True)
+    assert not any("vnni" in f or "avx512" in f or "amx" in f for f in report["active_features"])
+    assert report["cosine_topk_int8_screen"].startswith("off (no AVX512-VNNI")
+    auto = stx.ops.cosine_topk(q, b, 20)
+    assert torch.equal(auto[0], off[0])
+    # The machine's own level: the screen is taken exactly when the calibrated int8 GEMM is fast.
+    torch.ops.stx._set_cpu_isa("auto")
+    report = cpu_dispatch(calibrate=True)
+    auto = stx.ops.cosine_topk(q, b, 20)
+    assert torch.equal(auto[0], (on if report["int8_gemm"]["fast"] else off)[0]), report
+    assert report["int8_gemm"]["fast"] == (report["int8_gemm"]["dot_product_isa"]
+                                           and report["int8_gemm"]["speedup_over_float32"] >= 1.6)
+
+
+def test_stx_cpu_isa_environment_caps_the_level():
+    code = ("import json, torch, stx; r = json.loads(torch.ops.stx._cpu_dispatch(False)); "
+            "print(r['isa'], r['isa_source'], r['cosine_topk_int8_screen'].split(' (')[0])")
+    env = dict(os.environ, STX_CPU_ISA="avx2")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["avx2", "STX_CPU_ISA=avx2", "off"]
+    env["STX_CPU_ISA"] = "sse9"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "STX_CPU_ISA must be" in bad.stderr
+
+
+def test_bad_dispatch_overrides_are_errors(monkeypatch, auto_isa):
+    with pytest.raises(RuntimeError, match="set_cpu_isa: isa must be"):
+        torch.ops.stx._set_cpu_isa("sse9")
+    if cpu_dispatch()["isa_hardware"] != "avx512":
+        with pytest.raises(RuntimeError, match="cannot run"):
+            torch.ops.stx._set_cpu_isa("avx512")
+    monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", "yes")
+    with pytest.raises(RuntimeError, match="STX_COSINE_TOPK_SCREEN must be"):
+        stx.ops.cosine_topk(torch.randn(4, 8), torch.randn(9, 8), 2)
