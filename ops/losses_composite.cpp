@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "ops/losses_centre.h"
 #include "ops/losses_common.h"
 
 namespace stx::ops::losses {
@@ -71,7 +72,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> soft_label_loss_backward_aten(
 
 at::Tensor pearson_r_aten(const at::Tensor& x, const at::Tensor& y, int64_t d, double eps, at::Tensor* xc_out,
                           at::Tensor* yc_out) {
-  const at::Tensor xc = x - x.mean(d, true), yc = y - y.mean(d, true);
+  const at::Tensor xc = centred(x, d), yc = centred(y, d);
   const at::Tensor sx = xc.square().sum(d).sqrt(), sy = yc.square().sum(d).sqrt();
   if (xc_out) *xc_out = xc;
   if (yc_out) *yc_out = yc;
