@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import torch
 
+from stx._fake import register_fake
+
 
 def _coverage_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-@torch.library.register_fake("stx::spot_pool")
+@register_fake("stx::spot_pool")
 def _spot_pool_fake(dense, centers, radii, shape="disk", reduce="sum", sigma=0.5):
     torch._check(dense.dim() == 4, lambda: "stx spot ops: dense must be a 4-D [B, G, H, W] map")
     out = dense.new_empty((*radii.shape, dense.shape[1]))
@@ -16,12 +18,12 @@ def _spot_pool_fake(dense, centers, radii, shape="disk", reduce="sum", sigma=0.5
     return out, coverage
 
 
-@torch.library.register_fake("stx::spot_splat")
+@register_fake("stx::spot_splat")
 def _spot_splat_fake(values, centers, radii, batch_size, height, width, shape="disk", reduce="sum", sigma=0.5):
     return values.new_empty((batch_size, values.shape[-1], height, width))
 
 
-@torch.library.register_fake("stx::label_pool")
+@register_fake("stx::label_pool")
 def _label_pool_fake(dense, labels, num_labels, reduce="sum", ignore_index=0):
     torch._check(dense.dim() == 4, lambda: "stx label_pool: dense must be a 4-D [B, G, H, W] map")
     out = dense.new_empty((dense.shape[0], num_labels, dense.shape[1]))
@@ -29,6 +31,6 @@ def _label_pool_fake(dense, labels, num_labels, reduce="sum", ignore_index=0):
     return out, count
 
 
-@torch.library.register_fake("stx::_label_pool_backward")
+@register_fake("stx::_label_pool_backward")
 def _label_pool_backward_fake(grad, labels, count, reduce="sum", ignore_index=0):
     return grad.new_empty((grad.shape[0], grad.shape[2], labels.shape[1], labels.shape[2]))
