@@ -59,6 +59,10 @@ void check_spot_values(const at::Tensor& values, const at::Tensor& centers, cons
   check_same_device(values, "values", radii, "radii");
 }
 
+double max_area_radius(int64_t height, int64_t width) {
+  return 4.0 * static_cast<double>(std::max<int64_t>({height, width, 256}));
+}
+
 std::vector<int64_t> spot_output_shape(const at::Tensor& radii, int64_t channels) {
   std::vector<int64_t> shape(radii.sizes().begin(), radii.sizes().end());
   shape.push_back(channels);
@@ -270,6 +274,9 @@ SpotGeometry build_spot_geometry(const at::Tensor& centers, const at::Tensor& ra
   const double* cp = c.data_ptr<double>();
   const double* rp = r.data_ptr<double>();
   const int64_t cw = centers.size(1);
+  // reduce="area" walks the whole footprint, image bounds ignored (O(r) work and, for gaussian,
+  // memory per spot): radii are bounded relative to the image so a huge radius cannot hang.
+  const double area_limit = max_area_radius(height, width);
 
   SpotGeometry g;
   g.num_spots = N;
@@ -294,6 +301,9 @@ SpotGeometry build_spot_geometry(const at::Tensor& centers, const at::Tensor& ra
       const double v = rp[n * S + s];
       TORCH_CHECK(std::isfinite(v) && v >= 0, "stx spot ops: radii must be finite and >= 0, got ", v, " for spot ",
                   n, (S > 1 ? " scale " + std::to_string(s) : std::string()));
+      TORCH_CHECK(reduce != SpotReduce::Area || v <= area_limit, "stx spot ops: with reduce=\"area\" radii must be <= ",
+                  area_limit, " (4 x max(height, width, 256)), got ", v, " for spot ", n,
+                  (S > 1 ? " scale " + std::to_string(s) : std::string()));
     }
   }
 
