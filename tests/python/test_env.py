@@ -42,15 +42,14 @@ def random_actions(env, rng):
 @pytest.mark.parametrize("weights", [(20.0, 5.0, 0.05), (1.0, -2.0, 3.0)])
 def test_marginal_reward_matches_reference(task, weights):
     rng = np.random.default_rng(0)
-    env = native.SpotSamplingEnv(task, 7, budget_ratio=0.2, mode="marginal", w_sc=weights[0], w_type=weights[1],
-                                 w_spatial=weights[2])
+    env = native.SpotSamplingEnv(task, 7, budget_ratio=0.2, mode="marginal", weights=weights)
     ref = reference_for(task, budget_ratio=0.2, mode="marginal", weights=weights)
     env.reset()
     ref.reset()
     total, done = 0.0, False
     while not done:
         a = random_actions(env, rng)
-        r, term, trunc, terms, _ = env.step(a)
+        r, term, trunc, terms, *_ = env.step(a)
         r_ref, term_ref, terms_ref = ref.step(a)
         np.testing.assert_allclose(terms, terms_ref, rtol=1e-9, atol=1e-12)
         assert r == pytest.approx(r_ref, rel=1e-9, abs=1e-12)
@@ -78,7 +77,7 @@ def test_incremental_numpy_env_matches_cpp(task):
     rng = np.random.default_rng(9)
     for _ in range(inc.total):
         a = random_actions(env, rng)
-        r, term, _, terms, _ = env.step(a)
+        r, term, _, terms, *_ = env.step(a)
         r_inc, term_inc, terms_inc = inc.step(a[0])
         np.testing.assert_allclose(terms, terms_inc, rtol=1e-9, atol=1e-12)
         assert term == term_inc
@@ -410,7 +409,7 @@ def test_bad_sections_raise(data):
     (dict(budget_ratio=0.0), "budget_ratio must be in"), (dict(budget_ratio=1.5), "budget_ratio must be in"),
     (dict(budget_ratio=0.001), "budget of 0 spots"), (dict(picks_per_step=0), "picks_per_step"),
     (dict(max_steps=-1), "max_steps"), (dict(invalid_penalty=float("nan")), "invalid_penalty"),
-    (dict(budget_ratio=0.019, mode="faithful"), r"faithful rounds of int\(N \* \(rho / 3\)\) = 0 spots for N=150"),
+    (dict(budget_ratio=0.009, mode="faithful"), r"faithful rounds of int\(N \* \(rho / 3\)\) = 0 spots for N=300"),
 ])
 def test_bad_config_raises(task, kw, match):
     with pytest.raises(RuntimeError, match=match):
@@ -563,8 +562,10 @@ def test_python_defaults_are_the_cpp_defaults():
     cpp = envs.EnvConfig().as_dict()
     assert list(cpp) == list(envs.EnvConfig.keys())
     assert cpp["budget_ratio"] == 0.1 and cpp["mode"] == "marginal" and cpp["invalid_action"] == "raise"
-    sig = inspect.signature(envs.env_config).parameters
-    assert {k: sig[k].default for k in sig} == cpp
+    assert envs.env_config().as_dict() == cpp
+    for fn in (envs.env_config, envs.SpotSamplingEnv, envs.SpotSamplingVectorEnv):  # no default restated
+        params = inspect.signature(fn).parameters
+        assert not set(params) & set(cpp) and any(p.kind is p.VAR_KEYWORD for p in params.values())
     assert envs.SpotSamplingEnv(synthetic=dict(num_spots=40)).config.as_dict() == cpp
     assert envs.SpotSamplingVectorEnv(num_envs=2, synthetic=dict(num_spots=40)).config.as_dict() == cpp
     for cls in (ReferenceSpotSampling, IncrementalReference):

@@ -1,7 +1,7 @@
 """``SpotSamplingEnv``: the Gymnasium front end of the C++ spot-sampling environment."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -12,26 +12,22 @@ from stx.envs.tasks import SpotSamplingTask, _native, load_task, synthetic_task
 __all__ = ["SpotSamplingEnv", "EnvConfig", "env_config", "observation_space", "resolve_task", "integral_actions",
            "binary_picks"]
 
+#: stx::envs::EnvConfig: every key and default lives in C++; Python restates none of them.
 EnvConfig = _native.EnvConfig
-#: The C++ defaults (stx::envs::EnvConfig); every Python default below is read from here.
-DEFAULTS = EnvConfig()
-DEFAULT_WEIGHTS = DEFAULTS.weights  # SCR2-ST's (w_sc, w_type, w_spatial)
 
 
-def env_config(*, budget_ratio: float = DEFAULTS.budget_ratio, mode: str = DEFAULTS.mode,
-               weights: Sequence[float] = DEFAULTS.weights, picks_per_step: int = DEFAULTS.picks_per_step,
-               max_steps: int = DEFAULTS.max_steps, exclude_initial: bool = DEFAULTS.exclude_initial,
-               invalid_action: str = DEFAULTS.invalid_action,
-               invalid_penalty: float = DEFAULTS.invalid_penalty) -> EnvConfig:
-    """The native ``EnvConfig`` (keys and defaults are C++'s; validated when an env is built).
+def env_config(config: EnvConfig | None = None, /, **overrides: Any) -> EnvConfig:
+    """The native ``EnvConfig``: ``config`` (or C++'s defaults) with keyword overrides. Keys
+    (``EnvConfig.keys()``): ``budget_ratio``, ``mode``, ``weights``, ``picks_per_step``,
+    ``max_steps``, ``exclude_initial``, ``invalid_action``, ``invalid_penalty``; an unknown key, a
+    wrong type or an unknown name raises ``ValueError`` (values are checked against the section
+    when an env is built).
 
     ``invalid_action="raise"`` (default) raises ``ValueError`` for an out-of-range, masked or
     repeated action or a wrong number of picks; ``"penalize"`` answers it with a no-op step
     rewarded ``-invalid_penalty`` and ``info["invalid_action"] = True`` (what the standard env
     checkers and RL libraries that sample random actions expect)."""
-    return EnvConfig(budget_ratio=budget_ratio, mode=mode, weights=tuple(weights), picks_per_step=picks_per_step,
-                     max_steps=max_steps, exclude_initial=exclude_initial, invalid_action=invalid_action,
-                     invalid_penalty=invalid_penalty)
+    return EnvConfig(**{**(config.as_dict() if config is not None else {}), **overrides})
 
 
 def integral_actions(action, what: str = "actions", *, allow_bool: bool = False) -> np.ndarray:
