@@ -24,6 +24,11 @@ inline void check_same(const char* op, const at::Tensor& ref, const char* ref_na
               ref.device());
 }
 
+// The backward ops of the scalar losses take the loss's gradient: one value.
+inline void check_scalar_grad(const char* op, const at::Tensor& grad) {
+  TORCH_CHECK(grad.numel() == 1, op, ": grad must hold one value (the loss is a scalar), got shape ", grad.sizes());
+}
+
 inline void check_soft_label_loss(const at::Tensor& pred, const at::Tensor& target, const at::Tensor& soft,
                                   const at::Tensor& confidence, double weight, double delta) {
   const char* op = "soft_label_loss";

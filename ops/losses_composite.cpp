@@ -61,6 +61,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> soft_label_loss_backward_aten(
     const at::Tensor& confidence, double weight, double threshold, c10::string_view base_s, double delta,
     std::array<bool, 3> mask) {
   check_soft_label_loss(pred, target, soft, confidence, weight, delta);
+  check_scalar_grad("_soft_label_loss_backward", grad);
   const at::Tensor scale = grad / static_cast<double>(pred.numel());
   const at::Tensor d = pred - target;
   const at::Tensor db = (parse_base(base_s) == Base::kMse ? 2 * d : d.clamp(-delta, delta)) * scale;
@@ -88,6 +89,7 @@ std::tuple<at::Tensor, at::Tensor> pearson_loss_backward_aten(const at::Tensor& 
                                                               const at::Tensor& target, int64_t dim, double eps,
                                                               std::array<bool, 2> mask) {
   const int64_t d = check_pearson("pearson_loss", pred, target, dim);
+  check_scalar_grad("_pearson_loss_backward", grad);
   at::Tensor xc, yc;
   pearson_r_aten(pred, target, d, eps, &xc, &yc);
   const at::Tensor sxy = (xc * yc).sum(d, true);

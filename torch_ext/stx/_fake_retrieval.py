@@ -26,6 +26,7 @@ def _majority_filter_fake(index, bank_labels, num_types, num_labels=None):
 @register_fake("stx::merge_topk")
 def _merge_topk_fake(scores, index, k):
     torch._check(scores.dim() == 3, lambda: "merge_topk: scores must be 3-D [P, Q, k]")
+    torch._check(k > 0, lambda: f"merge_topk: k must be positive, got {k}")
     q = scores.shape[1]
     return scores.new_empty((q, k)), index.new_empty((q, k))
 

@@ -20,12 +20,17 @@ def _spot_pool_fake(dense, centers, radii, shape="disk", reduce="sum", sigma=0.5
 
 @register_fake("stx::spot_splat")
 def _spot_splat_fake(values, centers, radii, batch_size, height, width, shape="disk", reduce="sum", sigma=0.5):
+    torch._check(batch_size >= 1 or centers.shape[0] == 0,
+                 lambda: f"stx spot ops: batch size must be >= 1, got {batch_size}")
+    torch._check(0 <= height < 2**31 and 0 <= width < 2**31,
+                 lambda: f"stx spot ops: height and width must be in [0, 2^31), got {height} x {width}")
     return values.new_empty((batch_size, values.shape[-1], height, width))
 
 
 @register_fake("stx::label_pool")
 def _label_pool_fake(dense, labels, num_labels, reduce="sum", ignore_index=0):
     torch._check(dense.dim() == 4, lambda: "stx label_pool: dense must be a 4-D [B, G, H, W] map")
+    torch._check(num_labels >= 0, lambda: f"stx label_pool: num_labels must be >= 0, got {num_labels}")
     out = dense.new_empty((dense.shape[0], num_labels, dense.shape[1]))
     count = dense.new_empty((dense.shape[0], num_labels), dtype=torch.int64)
     return out, count
