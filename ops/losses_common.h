@@ -1,5 +1,7 @@
 #pragma once
 // Argument checks of the loss family, shared by the CPU kernels and the ATen (CUDA) versions.
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include <ATen/core/Tensor.h>
@@ -44,8 +46,12 @@ inline void check_soft_label_loss(const at::Tensor& pred, const at::Tensor& targ
   check_same(op, pred, "pred", soft, "soft");
   check_same(op, pred, "pred", confidence, "confidence");
   TORCH_CHECK(pred.numel() > 0, op, ": pred must not be empty, got shape ", pred.sizes());
-  TORCH_CHECK(weight >= 0, op, ": weight must be >= 0, got ", weight);
-  TORCH_CHECK(delta > 0, op, ": delta must be positive, got ", delta);
+  // The kernels compute in pred's dtype: the scalars must be representable there.
+  const double limit = pred.scalar_type() == at::kDouble ? std::numeric_limits<double>::max()
+                       : pred.scalar_type() == at::kHalf ? 65504.0
+                                                         : static_cast<double>(std::numeric_limits<float>::max());
+  TORCH_CHECK(weight >= 0 && weight <= limit, op, ": weight must be >= 0 and finite in pred's dtype, got ", weight);
+  TORCH_CHECK(delta > 0 && delta <= limit, op, ": delta must be positive and finite in pred's dtype, got ", delta);
 }
 
 // Returns the wrapped dim (0 or 1).

@@ -33,6 +33,8 @@ def _merge_topk_fake(scores, index, k):
 
 @register_fake("stx::soft_labels")
 def _soft_labels_fake(index, scores, keep, bank_values, weighting="mean", temperature=1.0):
+    torch._check(index.dim() == 2 and bank_values.dim() == 2,
+                 lambda: "soft_labels: index must be 2-D [Q, k] and bank_values 2-D [N, G]")
     q = index.shape[0]
     return bank_values.new_empty((q, bank_values.shape[1])), scores.new_empty((q,))
 

@@ -21,7 +21,7 @@ def _spot_pool_fake(dense, centers, radii, shape="disk", reduce="sum", sigma=0.5
 @register_fake("stx::spot_splat")
 def _spot_splat_fake(values, centers, radii, batch_size, height, width, shape="disk", reduce="sum", sigma=0.5):
     torch._check(batch_size >= 1 or centers.shape[0] == 0,
-                 lambda: f"stx spot ops: batch size must be >= 1, got {batch_size}")
+                 lambda: f"stx spot ops: spot_splat's batch_size must be >= 1, got {batch_size}")
     torch._check(0 <= height < 2**31 and 0 <= width < 2**31,
                  lambda: f"stx spot ops: height and width must be in [0, 2^31), got {height} x {width}")
     return values.new_empty((batch_size, values.shape[-1], height, width))
@@ -38,4 +38,6 @@ def _label_pool_fake(dense, labels, num_labels, reduce="sum", ignore_index=0):
 
 @register_fake("stx::_label_pool_backward")
 def _label_pool_backward_fake(grad, labels, count, reduce="sum", ignore_index=0):
+    torch._check(grad.dim() == 3 and labels.dim() == 3,
+                 lambda: "stx _label_pool_backward: grad must be [B, L, G] and labels [B, H, W]")
     return grad.new_empty((grad.shape[0], grad.shape[2], labels.shape[1], labels.shape[2]))
