@@ -74,9 +74,9 @@ def test_spot_pool_area_rejects_radii_beyond_the_documented_limit():
         with pytest.raises(RuntimeError, match="radii must be <= 1024"):
             torch.ops.stx.spot_splat(torch.rand(1, 2), centers, torch.tensor([1025.0]), 1, 16, 16, shape, "area", 0.5)
     # At the limit it still answers, and other reductions take any finite radius.
-    out, cov = stx.ops.spot_pool(dense, centers, torch.tensor([1024.0]), reduce="area")
+    out, cov = torch.ops.stx.spot_pool(dense, centers, torch.tensor([1024.0]), "disk", "area", 0.5)
     assert torch.isfinite(out).all() and cov.item() == 256
-    out, cov = stx.ops.spot_pool(dense, centers, torch.tensor([1e12]), reduce="mean")
+    out, cov = torch.ops.stx.spot_pool(dense, centers, torch.tensor([1e12]), "disk", "mean", 0.5)
     torch.testing.assert_close(out[0], dense[0].mean((1, 2)))
 
 
