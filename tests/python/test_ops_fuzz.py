@@ -100,6 +100,18 @@ def test_merge_topk_treats_only_minus_one_as_padding():
             stx.ops.merge_topk(scores, idx, 3)
 
 
+def test_merge_topk_repeated_pairs_are_kept_not_left_unwritten():
+    # Found by the runner: one (score, index) pair in two shards shared a rank in the counting path
+    # and left output slots uninitialised (e.g. index 140610567946912, score 9.7e30).
+    s = torch.tensor([[[0.9, 0.5]], [[0.9, 0.1]]])
+    i = torch.tensor([[[3, 4]], [[3, 7]]])
+    scores, index = stx.ops.merge_topk(s, i, 4)
+    assert index.tolist() == [[3, 3, 4, 7]]
+    torch.testing.assert_close(scores, torch.tensor([[0.9, 0.9, 0.5, 0.1]]))
+    scores, index = stx.ops.merge_topk(s, i, 6)  # fewer candidates than k: padded, not garbage
+    assert index.tolist() == [[3, 3, 4, 7, -1, -1]] and scores[0, 4:].eq(float("-inf")).all()
+
+
 def test_cell_types_beyond_the_documented_limit_are_rejected_before_allocating():
     from stx import envs
     emb, types = torch.randn(30, 4), torch.randint(0, 3, (30,))
