@@ -55,6 +55,9 @@ std::shared_ptr<const SingleCellPrior> SingleCellPrior::build(const SingleCellRe
   const int64_t tmin = types.min().item<int64_t>(), tmax = types.max().item<int64_t>();
   TORCH_CHECK(tmin >= 0, "reference.cell_types must be >= 0, got ", tmin);
   TORCH_CHECK(ref.num_types >= 0, "reference.num_types must be >= 0, got ", ref.num_types);
+  TORCH_CHECK(ref.num_types <= kMaxCellTypes && tmax < kMaxCellTypes, "reference.num_types and cell_types must be < ",
+              kMaxCellTypes, " (the documented limit on cell types; per-env tables hold one count per type), got ",
+              "num_types=", ref.num_types, ", max(cell_types)=", tmax);
   const int64_t num_types = ref.num_types > 0 ? ref.num_types : tmax + 1;
   TORCH_CHECK(tmax < num_types, "reference.cell_types must be < num_types=", num_types, ", got ", tmax);
   TORCH_CHECK(opt.pca_components >= 1, "pca_components must be >= 1, got ", opt.pca_components);
@@ -76,6 +79,9 @@ std::shared_ptr<const SingleCellPrior> SingleCellPrior::build(const SingleCellRe
     auto labels = ref.cluster_labels.to(at::kLong).cpu();
     TORCH_CHECK(labels.min().item<int64_t>() >= 0, "reference.cluster_labels must be >= 0");
     const int64_t c = labels.max().item<int64_t>() + 1;
+    // Every cluster must hold a cell, so there are at most M of them (checked before bincount's table).
+    TORCH_CHECK(c <= m, "reference.cluster_labels must use every label in [0, max], so max must be < M=", m,
+                ", got ", c - 1);
     auto counts = at::bincount(labels, {}, c);
     TORCH_CHECK(counts.gt(0).all().item<bool>(),
                 "reference.cluster_labels must use every label in [0, max]; some cluster is empty");

@@ -5,6 +5,8 @@
 
 #include <c10/util/Exception.h>
 
+#include "envs/exclusive_use.h"
+
 namespace stx::envs {
 
 RewardMode parse_reward_mode(const std::string& name) {
@@ -14,6 +16,24 @@ RewardMode parse_reward_mode(const std::string& name) {
 }
 
 std::string reward_mode_name(RewardMode mode) { return mode == RewardMode::kMarginal ? "marginal" : "faithful"; }
+
+InvalidAction parse_invalid_action(const std::string& name) {
+  if (name == "raise") return InvalidAction::kRaise;
+  if (name == "penalize") return InvalidAction::kPenalize;
+  TORCH_CHECK(false, "invalid_action must be \"raise\" or \"penalize\", got \"", name, "\"");
+}
+
+std::string invalid_action_name(InvalidAction action) {
+  return action == InvalidAction::kRaise ? "raise" : "penalize";
+}
+
+int64_t faithful_round_size(int64_t n, double budget_ratio) {
+  // The published code's per-round ratio rho / 3 is a double first; N times it is truncated. Bit for
+  // bit that is one spot less than floor(N * rho / 3) when the product lands just below an integer
+  // (e.g. N = 120, rho = 0.3: 120 * 0.09999999999999999 = 11.999999999999998 -> 11).
+  const double per_round = budget_ratio / 3.0;
+  return static_cast<int64_t>(static_cast<double>(n) * per_round);
+}
 
 Budget compute_budget(int64_t n, const EnvConfig& cfg) {
   TORCH_CHECK(n >= 1, "the section must have at least one spot, got N=", n);
@@ -27,8 +47,12 @@ Budget compute_budget(int64_t n, const EnvConfig& cfg) {
   if (cfg.mode == RewardMode::kMarginal) {
     b.total = b.round_size = spots;
   } else {
-    // The reference's k = max(1, int(N * rho / 3)): a random round S0, then two RL rounds.
-    b.round_size = std::max<int64_t>(1, static_cast<int64_t>(std::floor(cfg.budget_ratio * n / 3.0 + 1e-9)));
+    // The reference's round size (see faithful_round_size): a random round S0, then two RL rounds.
+    // When it is 0 the reference's rounds would be empty; that is rejected here.
+    b.round_size = faithful_round_size(n, cfg.budget_ratio);
+    TORCH_CHECK(b.round_size >= 1, "budget_ratio=", cfg.budget_ratio,
+                " gives faithful rounds of int(N * (rho / 3)) = 0 spots for N=", n,
+                " (the reference's rounds would be empty; need N * (budget_ratio / 3) >= 1)");
     b.total = 3 * b.round_size;
     b.initial = b.round_size;
     TORCH_CHECK(b.total <= n, "budget_ratio=", cfg.budget_ratio, " needs 3 rounds of ", b.round_size,
@@ -40,6 +64,8 @@ Budget compute_budget(int64_t n, const EnvConfig& cfg) {
   TORCH_CHECK(cfg.max_steps >= 0, "max_steps must be >= 0 (0 = no time limit), got ", cfg.max_steps);
   for (double w : {cfg.weights.sc, cfg.weights.type, cfg.weights.spatial})
     TORCH_CHECK(std::isfinite(w), "reward weights must be finite, got ", w);
+  TORCH_CHECK(std::isfinite(cfg.invalid_penalty) && cfg.invalid_penalty >= 0,
+              "invalid_penalty must be finite and >= 0, got ", cfg.invalid_penalty);
   return b;
 }
 
@@ -66,6 +92,7 @@ SpotSamplingEnv::SpotSamplingEnv(SpotSamplingTaskPtr task, EnvConfig config, uin
 }
 
 void SpotSamplingEnv::reset(std::optional<uint64_t> seed) {
+  const detail::ExclusiveUse claim(busy_, "SpotSamplingEnv");
   if (seed) rng_.seed(*seed);
   const int64_t n = task_->num_spots();
   std::fill(sampled_, sampled_ + n, int8_t{0});
@@ -107,7 +134,15 @@ double SpotSamplingEnv::weighted(const RewardTerms& t) const {
 }
 
 void SpotSamplingEnv::check_actions(const std::vector<int64_t>& actions) const {
+  check_running();
+  check_picks(actions);
+}
+
+void SpotSamplingEnv::check_running() const {
   TORCH_CHECK(!done_, "step() called on an episode that has ended (or was never reset); call reset() first");
+}
+
+void SpotSamplingEnv::check_picks(const std::vector<int64_t>& actions) const {
   const int64_t want = picks_this_step();
   TORCH_CHECK(static_cast<int64_t>(actions.size()) == want, "action must pick exactly ", want,
               " spot(s) at this step, got ", actions.size());
@@ -123,7 +158,20 @@ void SpotSamplingEnv::check_actions(const std::vector<int64_t>& actions) const {
 StepResult SpotSamplingEnv::step(int64_t action) { return step(std::vector<int64_t>{action}); }
 
 StepResult SpotSamplingEnv::step(const std::vector<int64_t>& actions) {
-  check_actions(actions);  // throws before any state changes
+  const detail::ExclusiveUse claim(busy_, "SpotSamplingEnv");
+  check_running();
+  if (config_.invalid_action == InvalidAction::kRaise) {
+    check_picks(actions);  // throws before any state changes
+  } else {
+    try {
+      check_picks(actions);
+    } catch (const c10::Error&) {
+      StepResult noop;
+      noop.reward = -config_.invalid_penalty;
+      noop.invalid_action = true;
+      return finish_step(noop);
+    }
+  }
   StepResult r;
   for (int64_t a : actions) {
     sampled_[a] = 1;
@@ -141,6 +189,10 @@ StepResult SpotSamplingEnv::step(const std::vector<int64_t>& actions) {
     round_picked_ = 0;
   }
   r.reward = weighted(r.terms);
+  return finish_step(r);
+}
+
+StepResult SpotSamplingEnv::finish_step(StepResult r) {
   ++steps_;
   r.terminated = picked_ >= budget_.total;
   r.truncated = !r.terminated && config_.max_steps > 0 && steps_ >= config_.max_steps;

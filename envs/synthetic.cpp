@@ -56,6 +56,17 @@ SyntheticData make_synthetic(const SyntheticOptions& o) {
   TORCH_CHECK(o.states_per_type >= 1, "states_per_type must be >= 1, got ", o.states_per_type);
   TORCH_CHECK(o.num_cells >= 1, "num_cells must be >= 1, got ", o.num_cells);
   TORCH_CHECK(o.feature_noise >= 0 && std::isfinite(o.feature_noise), "feature_noise must be >= 0");
+  TORCH_CHECK(o.num_types <= kMaxCellTypes, "num_types must be <= ", kMaxCellTypes, ", got ", o.num_types);
+  // The generated tables ([spots, F], [spots, D], [cells, D], [types * states, D]) are bounded
+  // before anything is allocated: a synthetic world is a test fixture, not a big-data source.
+  constexpr int64_t kMaxElements = int64_t{1} << 28;
+  const auto fits = [](int64_t rows, int64_t cols) { return rows <= kMaxElements / cols; };
+  TORCH_CHECK(o.num_sections <= kMaxElements / o.num_spots &&
+                  fits(o.num_spots * o.num_sections, std::max(o.feature_dim, o.embedding_dim)) &&
+                  fits(o.num_cells, o.embedding_dim) && o.states_per_type <= kMaxElements / o.num_types &&
+                  fits(o.num_types * o.states_per_type, o.embedding_dim),
+              "make_synthetic: num_spots x num_sections x max(feature_dim, embedding_dim), num_cells x ",
+              "embedding_dim and num_types x states_per_type x embedding_dim must each be <= 2^28 elements");
   auto world_gen = at::detail::createCPUGenerator(o.seed);
   const World w = make_world(o, world_gen);
   const int64_t t = o.num_types, s = o.states_per_type, d = o.embedding_dim;

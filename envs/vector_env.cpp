@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "envs/exclusive_use.h"
 #include "envs/thread_pool.h"
 
 namespace stx::envs {
@@ -28,6 +29,7 @@ SpotSamplingVecEnv::SpotSamplingVecEnv(std::vector<SpotSamplingTaskPtr> tasks, E
   reward_ = at::zeros({m}, at::kDouble);
   terminated_ = at::zeros({m}, at::kBool);
   truncated_ = at::zeros({m}, at::kBool);
+  invalid_ = at::zeros({m}, at::kBool);
   terms_ = at::zeros({m, 3}, at::kDouble);
   elapsed_ = at::zeros({m}, at::kLong);
   task_index_ = at::zeros({m}, at::kLong);
@@ -56,11 +58,13 @@ void SpotSamplingVecEnv::write_reset(int64_t i) {
   reward_.data_ptr<double>()[i] = 0.0;
   terminated_.data_ptr<bool>()[i] = false;
   truncated_.data_ptr<bool>()[i] = false;
+  invalid_.data_ptr<bool>()[i] = false;
   std::fill_n(terms_.data_ptr<double>() + 3 * i, 3, 0.0);
   elapsed_.data_ptr<int64_t>()[i] = 0;
 }
 
 void SpotSamplingVecEnv::reset(std::optional<uint64_t> seed, const std::vector<int64_t>& env_ids) {
+  const detail::ExclusiveUse claim(busy_, "SpotSamplingVecEnv");
   std::vector<int64_t> ids = env_ids;
   if (ids.empty()) {
     ids.resize(static_cast<size_t>(num_envs()));
@@ -75,6 +79,7 @@ void SpotSamplingVecEnv::reset(std::optional<uint64_t> seed, const std::vector<i
 }
 
 void SpotSamplingVecEnv::step(const at::Tensor& actions) {
+  const detail::ExclusiveUse claim(busy_, "SpotSamplingVecEnv");
   const int64_t m = num_envs();
   TORCH_CHECK(actions.defined() && actions.device().is_cpu(), "actions must be a CPU tensor");
   TORCH_CHECK(!at::isFloatingType(actions.scalar_type()) && actions.scalar_type() != at::kBool,
@@ -84,13 +89,17 @@ void SpotSamplingVecEnv::step(const at::Tensor& actions) {
   auto a = actions.to(at::kLong).reshape({m, -1}).contiguous();
   const int64_t width = a.size(1);
   const int64_t* ap = a.data_ptr<int64_t>();
-  // Validate every env's action first, so a bad action leaves all envs untouched.
+  // Validate every env's action first, so a bad action leaves all envs untouched ("penalize": each
+  // env answers its own invalid action with a flagged no-op instead).
+  const bool penalize = config_.invalid_action == InvalidAction::kPenalize;
   std::vector<std::vector<int64_t>> picks(static_cast<size_t>(m));
   for (int64_t i = 0; i < m; ++i) {
     if (envs_[i]->done()) continue;  // next-step autoreset: the action is ignored
     const int64_t want = envs_[i]->picks_this_step();
-    TORCH_CHECK(want <= width, "env ", i, ": this step takes ", want, " picks but actions has ", width, " columns");
-    picks[i].assign(ap + i * width, ap + i * width + want);
+    TORCH_CHECK(penalize || want <= width, "env ", i, ": this step takes ", want, " picks but actions has ", width,
+                " columns");
+    picks[i].assign(ap + i * width, ap + i * width + std::min(want, width));
+    if (penalize) continue;
     try {
       envs_[i]->check_actions(picks[i]);
     } catch (const c10::Error& e) {
@@ -109,6 +118,7 @@ void SpotSamplingVecEnv::step(const at::Tensor& actions) {
     reward_.data_ptr<double>()[i] = r.reward;
     terminated_.data_ptr<bool>()[i] = r.terminated;
     truncated_.data_ptr<bool>()[i] = r.truncated;
+    invalid_.data_ptr<bool>()[i] = r.invalid_action;
     double* t = terms_.data_ptr<double>() + 3 * i;
     t[0] = r.terms.sc, t[1] = r.terms.type, t[2] = r.terms.spatial;
     elapsed_.data_ptr<int64_t>()[i] = env.elapsed_steps();

@@ -1,6 +1,8 @@
 #pragma once
 // Argument checks of the loss family, shared by the CPU kernels and the ATen (CUDA) versions, and
 // the device-generic contrastive_loss kernel (ops/losses_composite.cpp) that both backends register.
+#include <cmath>
+#include <limits>
 #include <string>
 #include <tuple>
 
@@ -26,6 +28,11 @@ inline void check_same(const char* op, const at::Tensor& ref, const char* ref_na
               ref.device());
 }
 
+// The backward ops of the scalar losses take the loss's gradient: one value.
+inline void check_scalar_grad(const char* op, const at::Tensor& grad) {
+  TORCH_CHECK(grad.numel() == 1, op, ": grad must hold one value (the loss is a scalar), got shape ", grad.sizes());
+}
+
 inline void check_soft_label_loss(const at::Tensor& pred, const at::Tensor& target, const at::Tensor& soft,
                                   const at::Tensor& confidence, double weight, double delta) {
   const char* op = "soft_label_loss";
@@ -41,8 +48,12 @@ inline void check_soft_label_loss(const at::Tensor& pred, const at::Tensor& targ
   check_same(op, pred, "pred", soft, "soft");
   check_same(op, pred, "pred", confidence, "confidence");
   TORCH_CHECK(pred.numel() > 0, op, ": pred must not be empty, got shape ", pred.sizes());
-  TORCH_CHECK(weight >= 0, op, ": weight must be >= 0, got ", weight);
-  TORCH_CHECK(delta > 0, op, ": delta must be positive, got ", delta);
+  // The kernels compute in pred's dtype: the scalars must be representable there.
+  const double limit = pred.scalar_type() == at::kDouble ? std::numeric_limits<double>::max()
+                       : pred.scalar_type() == at::kHalf ? 65504.0
+                                                         : static_cast<double>(std::numeric_limits<float>::max());
+  TORCH_CHECK(weight >= 0 && weight <= limit, op, ": weight must be >= 0 and finite in pred's dtype, got ", weight);
+  TORCH_CHECK(delta > 0 && delta <= limit, op, ": delta must be positive and finite in pred's dtype, got ", delta);
 }
 
 // Returns the wrapped dim (0 or 1).

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "ops/losses_centre.h"
 #include "ops/losses_common.h"
 
 namespace stx::ops::losses {

@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/aminmax.h>
+#include <ATen/ops/min.h>
 #include <c10/util/Exception.h>
 #include <c10/util/string_view.h>
 
@@ -84,6 +85,12 @@ inline void check_merge_args(const at::Tensor& scores, const at::Tensor& index, 
   TORCH_CHECK(index.device() == scores.device(), "merge_topk: index is on ", index.device(), " but scores is on ",
               scores.device());
   TORCH_CHECK(k > 0, "merge_topk: k must be positive, got ", k);
+  // Only -1 marks padding (what cosine_topk writes for a missing neighbour); anything below it is
+  // not an index and would otherwise be taken for padding.
+  if (index.numel() > 0) {
+    const int64_t lowest = index.min().item<int64_t>();
+    TORCH_CHECK(lowest >= -1, "merge_topk: index must be >= 0, or -1 for padding; got ", lowest);
+  }
 }
 
 }  // namespace stx::ops::retrieval

@@ -57,6 +57,10 @@ void check_dense_map(const at::Tensor& dense, const char* name);
 void check_spot_values(const at::Tensor& values, const at::Tensor& centers, const at::Tensor& radii);
 void check_same_device(const at::Tensor& a, const char* a_name, const at::Tensor& b, const char* b_name);
 
+// The largest radius reduce="area" accepts: 4 x max(height, width, 256) pixels (its footprint
+// is walked ignoring the image bounds, so the work is bounded relative to the image).
+double max_area_radius(int64_t height, int64_t width);
+
 // Output shapes: [N, G] for radii [N], [N, S, G] for radii [N, S].
 std::vector<int64_t> spot_output_shape(const at::Tensor& radii, int64_t channels);
 std::vector<int64_t> spot_coverage_shape(const at::Tensor& radii);

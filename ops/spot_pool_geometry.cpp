@@ -59,6 +59,10 @@ void check_spot_values(const at::Tensor& values, const at::Tensor& centers, cons
   check_same_device(values, "values", radii, "radii");
 }
 
+double max_area_radius(int64_t height, int64_t width) {
+  return 4.0 * static_cast<double>(std::max<int64_t>({height, width, 256}));
+}
+
 std::vector<int64_t> spot_output_shape(const at::Tensor& radii, int64_t channels) {
   std::vector<int64_t> shape(radii.sizes().begin(), radii.sizes().end());
   shape.push_back(channels);
@@ -259,7 +263,8 @@ SpotGeometry build_spot_geometry(const at::Tensor& centers, const at::Tensor& ra
   TORCH_CHECK(radii.size(0) == N, "stx spot ops: radii has ", radii.size(0), " spots but centers has ", N);
   const int64_t S = radii.dim() == 2 ? radii.size(1) : 1;
   TORCH_CHECK(S >= 1, "stx spot ops: radii [N, S] needs S >= 1, got shape ", radii.sizes());
-  TORCH_CHECK(batch >= 1 || N == 0, "stx spot ops: batch size must be >= 1, got ", batch);
+  TORCH_CHECK(batch >= 1 || N == 0, "stx spot ops: batch size (dense's dim 0, or spot_splat's batch_size) must be ",
+              ">= 1, got ", batch);
   TORCH_CHECK(height >= 0 && width >= 0 && height < std::numeric_limits<int32_t>::max() &&
                   width < std::numeric_limits<int32_t>::max(),
               "stx spot ops: height and width must be in [0, 2^31), got ", height, " x ", width);
@@ -270,6 +275,9 @@ SpotGeometry build_spot_geometry(const at::Tensor& centers, const at::Tensor& ra
   const double* cp = c.data_ptr<double>();
   const double* rp = r.data_ptr<double>();
   const int64_t cw = centers.size(1);
+  // reduce="area" walks the whole footprint, image bounds ignored (O(r) work and, for gaussian,
+  // memory per spot): radii are bounded relative to the image so a huge radius cannot hang.
+  const double area_limit = max_area_radius(height, width);
 
   SpotGeometry g;
   g.num_spots = N;
@@ -294,6 +302,9 @@ SpotGeometry build_spot_geometry(const at::Tensor& centers, const at::Tensor& ra
       const double v = rp[n * S + s];
       TORCH_CHECK(std::isfinite(v) && v >= 0, "stx spot ops: radii must be finite and >= 0, got ", v, " for spot ",
                   n, (S > 1 ? " scale " + std::to_string(s) : std::string()));
+      TORCH_CHECK(reduce != SpotReduce::Area || v <= area_limit, "stx spot ops: with reduce=\"area\" radii must be <= ",
+                  area_limit, " (4 x max(height, width, 256)), got ", v, " for spot ", n,
+                  (S > 1 ? " scale " + std::to_string(s) : std::string()));
     }
   }
 

@@ -75,6 +75,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> soft_label_loss_backward_cpu(
   const at::Tensor p = pred.contiguous(), t = target.contiguous(), s = soft.contiguous(), c = confidence.contiguous();
   auto out = [&](bool needed) { return needed ? at::empty_like(p) : at::empty({0}, pred.options()); };
   at::Tensor gp = out(mask[0]), gt = out(mask[1]), gs = out(mask[2]);
+  check_scalar_grad("_soft_label_loss_backward", grad);
   const double scale = grad.item<double>() / static_cast<double>(B * G);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.scalar_type(), "soft_label_loss_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
@@ -129,6 +130,7 @@ std::tuple<at::Tensor, at::Tensor> pearson_loss_backward_cpu(const at::Tensor& g
   const int64_t N = x.size(0), G = x.size(1);
   auto out = [&](bool needed) { return needed ? at::empty_like(x) : at::empty({0}, pred.options()); };
   at::Tensor gx = out(mask[0]), gy = out(mask[1]);
+  check_scalar_grad("_pearson_loss_backward", grad);
   const double go = grad.item<double>();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "pearson_loss_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;

@@ -1,7 +1,9 @@
 #pragma once
 // Per-column Pearson statistics of two contiguous [N, G] blocks (reduction over rows), shared by
 // pearson_loss and the pearson_per_gene metric. Two passes (means, then centred sums) in double,
-// streaming rows with a block of column accumulators so the inner loop is contiguous.
+// streaming rows with a block of column accumulators so the inner loop is contiguous. A constant
+// column is centred on its value itself, not on sum/n: the rounded mean of e.g. three 0.1s is not
+// 0.1, and centring on it would give a tiny non-zero variance (r = +-1e-17 instead of NaN).
 #include <algorithm>
 #include <vector>
 
@@ -27,17 +29,24 @@ PearsonStats pearson_stats(const T* x, const T* y, int64_t n, int64_t g) {
     for (int64_t cb = g0; cb < g1; cb += kBlock) {
       const int64_t w = std::min(kBlock, g1 - cb);
       double ax[kBlock] = {}, ay[kBlock] = {};
+      bool x_const[kBlock], y_const[kBlock];
+      std::fill(x_const, x_const + w, true);
+      std::fill(y_const, y_const + w, true);
+      const T* x0 = x + cb;
+      const T* y0 = y + cb;
       for (int64_t i = 0; i < n; ++i) {
         const T* xr = x + i * g + cb;
         const T* yr = y + i * g + cb;
         for (int64_t c = 0; c < w; ++c) {
           ax[c] += static_cast<double>(xr[c]);
           ay[c] += static_cast<double>(yr[c]);
+          x_const[c] &= static_cast<double>(xr[c]) == static_cast<double>(x0[c]);
+          y_const[c] &= static_cast<double>(yr[c]) == static_cast<double>(y0[c]);
         }
       }
       for (int64_t c = 0; c < w; ++c) {
-        ax[c] /= static_cast<double>(n);
-        ay[c] /= static_cast<double>(n);
+        ax[c] = x_const[c] ? static_cast<double>(x0[c]) : ax[c] / static_cast<double>(n);
+        ay[c] = y_const[c] ? static_cast<double>(y0[c]) : ay[c] / static_cast<double>(n);
       }
       double axx[kBlock] = {}, ayy[kBlock] = {}, axy[kBlock] = {};
       for (int64_t i = 0; i < n; ++i) {

@@ -152,10 +152,15 @@ std::tuple<at::Tensor, at::Tensor> morans_i_cpu(const at::Tensor& values, const 
   TORCH_CHECK(at::isfinite(coords).all().item<bool>(), "morans_i: coords contains NaN or Inf");
   Graph g;
   if (weights == "knn") {
-    TORCH_CHECK(k >= 1, "morans_i: k must be >= 1 for knn weights, got ", k);
+    TORCH_CHECK(k >= 1 && k <= values.size(0) - 1, "morans_i: k must be in [1, N-1]=[1, ", values.size(0) - 1,
+                "] for knn weights (each spot has N-1 neighbours), got ", k);
     g = knn_graph(coords, k);
   } else if (weights == "radius") {
     TORCH_CHECK(radius > 0 && std::isfinite(radius), "morans_i: radius must be positive and finite, got ", radius);
+    // The grid's integer cell keys floor(coord / radius) must be representable.
+    const double extent = coords.abs().max().item<double>();
+    TORCH_CHECK(extent / radius < 0x1p52, "morans_i: radius ", radius, " is too small for coords of magnitude ",
+                extent, " (need max|coords| / radius < 2^52)");
     g = radius_graph(coords, radius);
   } else {
     TORCH_CHECK(false, "morans_i: weights must be \"knn\" or \"radius\", got \"", std::string(weights), "\"");
@@ -176,10 +181,16 @@ std::tuple<at::Tensor, at::Tensor> morans_i_cpu(const at::Tensor& values, const 
     at::parallel_for(0, G, 16, [&](int64_t g0, int64_t g1) {
       const int64_t w = g1 - g0;
       std::vector<double> mean(w, 0.0), m2(w, 0.0), num(w, 0.0), lag(w);
+      std::vector<char> constant(w, 1);
+      const scalar_t* v0 = vp + g0;
       for (int64_t i = 0; i < N; ++i) {
-        for (int64_t c = 0; c < w; ++c) mean[c] += static_cast<double>(vp[i * G + g0 + c]);
+        for (int64_t c = 0; c < w; ++c) {
+          mean[c] += static_cast<double>(vp[i * G + g0 + c]);
+          constant[c] &= static_cast<double>(vp[i * G + g0 + c]) == static_cast<double>(v0[c]);
+        }
       }
-      for (int64_t c = 0; c < w; ++c) mean[c] /= n;
+      // A constant column is centred on its value (exactly 0 variance, I = NaN), not on sum/n.
+      for (int64_t c = 0; c < w; ++c) mean[c] = constant[c] ? static_cast<double>(v0[c]) : mean[c] / n;
       for (int64_t i = 0; i < N; ++i) {
         std::fill(lag.begin(), lag.end(), 0.0);
         for (int64_t e = g.row_ptr[i]; e < g.row_ptr[i + 1]; ++e) {

@@ -88,6 +88,13 @@ class TopkBuffer {
       key[j] = (static_cast<uint64_t>(~ascending) << 32) | static_cast<uint64_t>(e_[j].index);
     }
     cpu::rank_keys(key, n_, rank);
+    // Equal (score, index) pairs (e.g. one index in two merge_topk shards) share a rank and would
+    // leave output slots unwritten: the sort path below handles them.
+    bool taken[kRankedMax] = {};
+    for (int64_t j = 0; j < n_; ++j) {
+      if (taken[rank[j]]) return false;
+      taken[rank[j]] = true;
+    }
     for (int64_t j = n_; j < k_; ++j) {
       out_s[j] = static_cast<Out>(-std::numeric_limits<T>::infinity());
       out_i[j] = -1;

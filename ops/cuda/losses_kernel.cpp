@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "ops/losses_centre.h"
 #include "ops/losses_common.h"
 
 namespace stx::ops::losses {
@@ -28,6 +29,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> soft_label_loss_backward_cuda(
     const at::Tensor& confidence, double weight, double threshold, c10::string_view base_s, double delta,
     std::array<bool, 3> mask) {
   check_soft_label_loss(pred, target, soft, confidence, weight, delta);
+  check_scalar_grad("_soft_label_loss_backward", grad);
   const at::Tensor scale = grad / static_cast<double>(pred.numel());
   const at::Tensor d = pred - target;
   const at::Tensor db = (parse_base(base_s) == Base::kMse ? 2 * d : d.clamp(-delta, delta)) * scale;
@@ -39,7 +41,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> soft_label_loss_backward_cuda(
 
 at::Tensor pearson_r_aten(const at::Tensor& x, const at::Tensor& y, int64_t d, double eps, at::Tensor* xc_out,
                           at::Tensor* yc_out) {
-  const at::Tensor xc = x - x.mean(d, true), yc = y - y.mean(d, true);
+  const at::Tensor xc = centred(x, d), yc = centred(y, d);
   const at::Tensor sx = xc.square().sum(d).sqrt(), sy = yc.square().sum(d).sqrt();
   if (xc_out) *xc_out = xc;
   if (yc_out) *yc_out = yc;
@@ -55,6 +57,7 @@ std::tuple<at::Tensor, at::Tensor> pearson_loss_backward_cuda(const at::Tensor& 
                                                               const at::Tensor& target, int64_t dim, double eps,
                                                               std::array<bool, 2> mask) {
   const int64_t d = check_pearson("pearson_loss", pred, target, dim);
+  check_scalar_grad("_pearson_loss_backward", grad);
   at::Tensor xc, yc;
   pearson_r_aten(pred, target, d, eps, &xc, &yc);
   const at::Tensor sxy = (xc * yc).sum(d, true);

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "ops/losses_centre.h"
 #include "ops/losses_common.h"
 #include "stx/ops/metrics.h"
 
@@ -16,7 +17,7 @@ namespace {
 at::Tensor pearson_per_gene_cuda(const at::Tensor& pred, const at::Tensor& target, int64_t dim) {
   const int64_t d = losses::check_pearson("pearson_per_gene", pred, target, dim);
   const at::Tensor x = pred.to(at::kDouble), y = target.to(at::kDouble);
-  const at::Tensor xc = x - x.mean(d, true), yc = y - y.mean(d, true);
+  const at::Tensor xc = losses::centred(x, d), yc = losses::centred(y, d);
   const at::Tensor sxx = xc.square().sum(d), syy = yc.square().sum(d);
   const at::Tensor r = (xc * yc).sum(d) / (sxx.sqrt() * syy.sqrt());
   return at::where((sxx > 0) & (syy > 0), r, std::numeric_limits<double>::quiet_NaN()).to(pred.scalar_type());

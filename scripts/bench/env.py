@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Steps per second of the C++ vector env (stx.envs, incremental reward, thread pool) against a
-straightforward NumPy implementation of the same env and reward (stx.envs.reference, which
+straightforward NumPy implementation of the same env and reward (the tests' oracle
+tests/python/env_reference.py, which
 recomputes the value of the sampled set every step), side by side on the same action sequences.
 
     STX_BUILD_DIR=build/env PYTHONPATH=torch_ext .venv/bin/python scripts/bench/env.py [--quick]
@@ -14,15 +15,19 @@ timed too. Rates are env steps per second (M envs x vector steps / s).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import stx  # noqa: F401
 from stx import envs
-from stx.envs.reference import IncrementalReference, ReferenceSpotSampling
-from timing import print_header  # scripts/bench/timing.py
+from timing import print_header  # noqa: E402  (scripts/bench/timing.py)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
+from env_reference import IncrementalReference, ReferenceSpotSampling  # noqa: E402  (the tests' NumPy oracle)
 
 native = stx._C.envs
 

@@ -1,11 +1,15 @@
 // The spot-sampling environment through its C++ API only (no Python).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <string>
+#include <thread>
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <stx/envs/envs.h>
 
@@ -56,6 +60,57 @@ TEST(EnvBudget, FollowsModeAndRejectsBadRatios) {
   EXPECT_THROW(parse_reward_mode("greedy"), c10::Error);
 }
 
+// The published code's round size: Python's int(N * (rho / 3)) (values computed in Python).
+TEST(EnvBudget, FaithfulRoundSizeIsTheReferenceValue) {
+  EXPECT_EQ(faithful_round_size(120, 0.3), 11);  // floor(120 * 0.3 / 3 + eps) would be 12
+  EXPECT_EQ(faithful_round_size(60, 0.3), 5);
+  EXPECT_EQ(faithful_round_size(9826, 0.15), 491);
+  EXPECT_EQ(faithful_round_size(9810, 0.3), 980);
+  EXPECT_EQ(faithful_round_size(15120, 0.15), 755);
+  EXPECT_EQ(faithful_round_size(27171, 1.0), 9057);
+  EXPECT_EQ(compute_budget(120, config(RewardMode::kFaithful, 0.3)).total, 33);
+  EXPECT_EQ(faithful_round_size(10, 0.25), 0);  // empty rounds: rejected with the reason
+  try {
+    compute_budget(10, config(RewardMode::kFaithful, 0.25));
+    ADD_FAILURE() << "a round size of 0 must be rejected";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("int(N * (rho / 3)) = 0 spots for N=10"), std::string::npos) << e.what();
+  }
+}
+
+TEST(EnvActions, PenalizeAnswersInvalidActionsWithAFlaggedNoOp) {
+  auto task = small_task();
+  EnvConfig c = config(RewardMode::kFaithful, 0.3);
+  c.invalid_action = InvalidAction::kPenalize;
+  c.invalid_penalty = 0.75;
+  c.max_steps = 3;
+  SpotSamplingEnv env(task, c, 0);
+  EXPECT_THROW(env.step(0), c10::Error);  // before reset: a protocol error, never a penalty
+  env.reset();
+  const int64_t s0 = env.history()[0];
+  const std::vector<int8_t> before(env.sampled(), env.sampled() + env.num_spots());
+  for (int64_t bad : {s0, int64_t{-1}, env.num_spots()}) {
+    auto r = env.step(bad);
+    EXPECT_TRUE(r.invalid_action);
+    EXPECT_EQ(r.reward, -0.75);
+    EXPECT_EQ(std::vector<int8_t>(env.sampled(), env.sampled() + env.num_spots()), before);
+  }
+  EXPECT_TRUE(env.done());  // the three no-ops used up max_steps
+  EXPECT_EQ(env.history().size(), static_cast<size_t>(env.budget().round_size));
+  EXPECT_EQ(parse_invalid_action("penalize"), InvalidAction::kPenalize);
+  EXPECT_THROW(parse_invalid_action("ignore"), c10::Error);
+}
+
+TEST(EnvPrior, CellTypesBeyondTheLimitAreRejected) {
+  SyntheticOptions o;
+  o.num_spots = 20;
+  auto data = make_synthetic(o);
+  data.reference.num_types = kMaxCellTypes + 1;
+  EXPECT_THROW(SingleCellPrior::build(data.reference, PriorOptions{}), c10::Error);
+  o.num_types = int64_t{1} << 40;
+  EXPECT_THROW(make_synthetic(o), c10::Error);
+}
+
 TEST(EnvSection, RejectsMismatchedAndNonFiniteInput) {
   auto data = make_synthetic({});
   auto prior = SingleCellPrior::build(data.reference, {8, 16, 20, 20000, 0});
@@ -100,8 +155,8 @@ TEST(EnvFaithful, RoundsAndInitialRandomRound) {
   c.picks_per_step = 4;
   SpotSamplingEnv env(task, c, 9);
   env.reset();
-  const int64_t round = env.budget().round_size;  // floor(240 * 0.3 / 3) = 24
-  ASSERT_EQ(round, 24);
+  const int64_t round = env.budget().round_size;  // int(240 * (0.3 / 3)) = int(23.999999999999996) = 23
+  ASSERT_EQ(round, 23);
   EXPECT_EQ(static_cast<int64_t>(env.history().size()), round);
   for (int64_t s : env.history()) EXPECT_EQ(env.action_mask()[s], 0);  // S0 excluded
   int rounds = 0, steps = 0;
@@ -189,6 +244,33 @@ TEST(EnvVector, BadActionTouchesNoEnv) {
   EXPECT_THROW(vec.step(at::tensor({4, 5, 3}, at::kLong)), c10::Error);
   EXPECT_TRUE(at::equal(vec.sampled(), snapshot));
   EXPECT_THROW(vec.step(at::tensor({4, 5}, at::kLong)), c10::Error);
+}
+
+// One vector env stepped from two threads: the second thread inside gets ConcurrentUseError
+// (before the guard, 3 runs in 10 crashed and 3 deadlocked). Run under the sanitizer job too.
+TEST(EnvVector, TwoThreadsOnOneEnvAreRejectedNotRaced) {
+  auto task = small_task();
+  SpotSamplingVecEnv vec({task}, config(RewardMode::kMarginal, 0.3), 8, 0, 2);
+  vec.reset();
+  std::atomic<int> stepped{0}, rejected{0};
+  auto body = [&](uint64_t seed) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    for (int i = 0; i < 300; ++i) {
+      try {
+        vec.step(at::randint(task->num_spots(), {8}, gen, at::kLong));
+        ++stepped;
+      } catch (const ConcurrentUseError&) {
+        ++rejected;
+      } catch (const c10::Error&) {  // a spot the other thread sampled: an ordinary invalid action
+      }
+    }
+  };
+  std::thread a(body, 1), b(body, 2);
+  a.join();
+  b.join();
+  EXPECT_GT(stepped.load(), 0);
+  vec.reset();  // still usable afterwards
+  EXPECT_EQ(vec.elapsed_steps().sum().item<int64_t>(), 0);
 }
 
 TEST(EnvPolicies, BaselinesPickDistinctAvailableSpots) {

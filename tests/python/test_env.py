@@ -12,7 +12,7 @@ import torch
 
 import stx  # noqa: F401
 from stx import envs
-from stx.envs.reference import ReferenceSpotSampling, marginal_value
+from env_reference import ReferenceSpotSampling, marginal_value
 
 native = stx._C.envs
 
@@ -42,15 +42,14 @@ def random_actions(env, rng):
 @pytest.mark.parametrize("weights", [(20.0, 5.0, 0.05), (1.0, -2.0, 3.0)])
 def test_marginal_reward_matches_reference(task, weights):
     rng = np.random.default_rng(0)
-    env = native.SpotSamplingEnv(task, 7, budget_ratio=0.2, mode="marginal", w_sc=weights[0], w_type=weights[1],
-                                 w_spatial=weights[2])
+    env = native.SpotSamplingEnv(task, 7, budget_ratio=0.2, mode="marginal", weights=weights)
     ref = reference_for(task, budget_ratio=0.2, mode="marginal", weights=weights)
     env.reset()
     ref.reset()
     total, done = 0.0, False
     while not done:
         a = random_actions(env, rng)
-        r, term, trunc, terms, _ = env.step(a)
+        r, term, trunc, terms, *_ = env.step(a)
         r_ref, term_ref, terms_ref = ref.step(a)
         np.testing.assert_allclose(terms, terms_ref, rtol=1e-9, atol=1e-12)
         assert r == pytest.approx(r_ref, rel=1e-9, abs=1e-12)
@@ -66,7 +65,7 @@ def test_marginal_reward_matches_reference(task, weights):
 
 
 def test_incremental_numpy_env_matches_cpp(task):
-    from stx.envs.reference import IncrementalReference
+    from env_reference import IncrementalReference
 
     xy = envs.synthetic_data(num_spots=150, num_sections=2, seed=3, section_seed=5)["coords"].numpy()
     inc = IncrementalReference(xy, np.asarray(task.section_index), np.asarray(task.section_diameter),
@@ -78,7 +77,7 @@ def test_incremental_numpy_env_matches_cpp(task):
     rng = np.random.default_rng(9)
     for _ in range(inc.total):
         a = random_actions(env, rng)
-        r, term, _, terms, _ = env.step(a)
+        r, term, _, terms, *_ = env.step(a)
         r_inc, term_inc, terms_inc = inc.step(a[0])
         np.testing.assert_allclose(terms, terms_inc, rtol=1e-9, atol=1e-12)
         assert term == term_inc
@@ -88,7 +87,7 @@ def test_incremental_numpy_env_matches_cpp(task):
 @pytest.mark.parametrize("per_round", [False, True])
 def test_faithful_rounds_match_reference(task, exclude_initial, per_round):
     rng = np.random.default_rng(1)
-    round_size = math.floor(0.3 * task.num_spots / 3 + 1e-9)
+    round_size = int(task.num_spots * (0.3 / 3))  # the published code's value
     env = native.SpotSamplingEnv(task, 11, budget_ratio=0.3, mode="faithful", exclude_initial=exclude_initial,
                                  picks_per_step=round_size if per_round else 1)
     ref = reference_for(task, budget_ratio=0.3, mode="faithful", exclude_initial=exclude_initial)
@@ -101,7 +100,8 @@ def test_faithful_rounds_match_reference(task, exclude_initial, per_round):
     rounds, steps, done = 0, 0, False
     while not done:
         a = random_actions(env, rng)
-        r, term, _, terms, complete = env.step(a)
+        r, term, _, terms, complete, invalid = env.step(a)
+        assert not invalid
         r_ref, term_ref, terms_ref = ref.step(a)
         np.testing.assert_allclose(terms, terms_ref, rtol=1e-9, atol=1e-12)
         assert r == pytest.approx(r_ref, rel=1e-9, abs=1e-12) and term == term_ref
@@ -114,7 +114,7 @@ def test_faithful_rounds_match_reference(task, exclude_initial, per_round):
 
 def test_faithful_single_type_round_is_minus_one():
     # Quirk kept on purpose: Pielou over the observed types is ~ -1 when a round sees one type.
-    from stx.envs.reference import faithful_round_value
+    from env_reference import faithful_round_value
     r = faithful_round_value([0, 1], np.zeros((3, 2)), np.array([0, 0, 1]), np.array([2, 2, 2]), 10)
     assert r[1] == pytest.approx(-1.0, abs=1e-6)
 
@@ -196,7 +196,7 @@ def test_vector_env_equals_single_envs(task, mode):
                 s.reset()
                 assert vec.reward[i] == 0 and not vec.terminated[i]
                 continue
-            r, term, trunc, terms, _ = s.step([actions[i]])
+            r, term, trunc, terms, *_ = s.step([actions[i]])
             assert vec.reward[i].item() == r and bool(vec.terminated[i]) == term
             np.testing.assert_array_equal(vec.terms[i].numpy(), terms)
             ends += term
@@ -224,22 +224,90 @@ def test_vector_env_zero_copy_and_gymnasium_api():
 
 
 # ---------------------------------------------------------------- RL library conformance
-def test_gymnasium_check_env():
+CHECKER_MODES = [dict(mode="marginal"), dict(mode="faithful"), dict(mode="faithful", exclude_initial=False),
+                 dict(mode="marginal", picks_per_step=3), dict(mode="faithful", picks_per_step=2)]
+
+
+@pytest.mark.parametrize("kw", CHECKER_MODES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gymnasium_check_env(kw, seed):
+    # The checker steps with random actions; in faithful mode they land on masked S0 spots, and with
+    # k picks per step a random MultiBinary vector has the wrong number of ones: "penalize" answers
+    # both with a flagged no-op instead of raising.
     from gymnasium.utils.env_checker import check_env
 
-    env = gym.make("stx/SpotSampling-v0", synthetic=dict(num_spots=80), budget_ratio=0.25)
+    env = gym.make("stx/SpotSampling-v0", synthetic=dict(num_spots=80), budget_ratio=0.25,
+                   invalid_action="penalize", **kw)
+    env.unwrapped.action_space.seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
     assert env.unwrapped.action_masks().dtype == bool
 
 
-def test_sb3_check_env():
+@pytest.mark.parametrize("kw", CHECKER_MODES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sb3_check_env(kw, seed):
     from stable_baselines3.common.env_checker import check_env
 
-    env = envs.SpotSamplingEnv(synthetic=dict(num_spots=400), budget_ratio=0.3)
-    env.action_space.seed(0)  # the checker steps with sampled actions: keep them reproducible
+    env = envs.SpotSamplingEnv(synthetic=dict(num_spots=60), budget_ratio=0.3, invalid_action="penalize", **kw)
+    env.action_space.seed(seed)
     check_env(env, warn=False)
+
+
+def test_checkers_need_penalize_in_faithful_mode():
+    # The default ("raise") rejects the masked action a random checker draws: why the option exists.
+    env = envs.SpotSamplingEnv(synthetic=dict(num_spots=60), budget_ratio=0.3, mode="faithful")
+    env.reset(seed=0)
+    s0 = int(np.flatnonzero(env.native.sampled())[0])
+    with pytest.raises(ValueError, match=f"action {s0} is masked"):
+        env.step(s0)
+
+
+@pytest.mark.parametrize("picks", [1, 3])
+def test_penalize_is_a_flagged_no_op_with_a_penalty(picks):
+    env = envs.SpotSamplingEnv(synthetic=dict(num_spots=60), budget_ratio=0.3, mode="faithful", picks_per_step=picks,
+                               invalid_action="penalize", invalid_penalty=2.5, max_steps=6)
+    obs, _ = env.reset(seed=0)
+    r0 = env.native.round_size
+    s0 = int(np.flatnonzero(obs["sampled"])[0])
+    valid = np.flatnonzero(obs["action_mask"])
+    one_hot = np.eye(60, dtype=np.int8)
+    bad_actions = [s0, 60, -1] if picks == 1 else [one_hot[[s0, valid[0], valid[1]]].sum(0), np.zeros(60, np.int8)]
+    for step, bad in enumerate(bad_actions):
+        before = (obs["sampled"].copy(), env.native.spots_left, list(env.native.history))
+        obs, reward, term, trunc, info = env.step(bad)
+        assert reward == -2.5 and info["invalid_action"] and not term and not trunc
+        assert np.array_equal(obs["sampled"], before[0]) and env.native.spots_left == before[1]
+        assert list(env.native.history) == before[2] and env.native.elapsed_steps == step + 1
+    good = valid[0] if picks == 1 else one_hot[valid[:3]].sum(0)
+    obs, reward, term, trunc, info = env.step(good)
+    assert not info["invalid_action"] and obs["sampled"].sum() == r0 + picks
+    # The no-ops count towards max_steps, so a random agent always ends an episode.
+    while not trunc:
+        obs, reward, term, trunc, info = env.step(bad_actions[0])
+        assert info["invalid_action"] and not term
+    assert env.native.elapsed_steps == 6
+    with pytest.raises(ValueError, match="episode that has ended"):  # protocol errors still raise
+        env.step(good)
+
+
+def test_penalize_in_the_vector_env_flags_each_env():
+    venv = envs.SpotSamplingVectorEnv(num_envs=3, synthetic=dict(num_spots=60), budget_ratio=0.3, mode="faithful",
+                                      invalid_action="penalize", invalid_penalty=1.0)
+    obs, info = venv.reset(seed=0)
+    assert not info["invalid_action"].any()
+    masked = [int(np.flatnonzero(r)[0]) for r in obs["sampled"]]
+    valid = [int(np.flatnonzero(r)[0]) for r in obs["action_mask"]]
+    obs, rew, term, trunc, info = venv.step(np.array([masked[0], valid[1], 999]))
+    assert info["invalid_action"].tolist() == [True, False, True]
+    r0 = venv.native.env(0).round_size
+    assert rew[0] == -1.0 and rew[2] == -1.0 and obs["sampled"].sum(1).tolist() == [r0, r0 + 1, r0]
+    sb3 = envs.SpotSamplingSB3VecEnv(venv)
+    sb3.reset()
+    sb3.step_async(np.array([0, 0, 0]))
+    _, _, _, infos = sb3.step_wait()
+    assert all("invalid_action" in i for i in infos)
 
 
 def test_torchrl_check_env_specs():
@@ -339,12 +407,25 @@ def test_bad_sections_raise(data):
 
 @pytest.mark.parametrize("kw, match", [
     (dict(budget_ratio=0.0), "budget_ratio must be in"), (dict(budget_ratio=1.5), "budget_ratio must be in"),
-    (dict(budget_ratio=0.001), "budget of 0 spots"), (dict(mode="greedy"), "reward mode"),
-    (dict(picks_per_step=0), "picks_per_step"), (dict(max_steps=-1), "max_steps"),
+    (dict(budget_ratio=0.001), "budget of 0 spots"), (dict(picks_per_step=0), "picks_per_step"),
+    (dict(max_steps=-1), "max_steps"), (dict(invalid_penalty=float("nan")), "invalid_penalty"),
+    (dict(budget_ratio=0.009, mode="faithful"), r"faithful rounds of int\(N \* \(rho / 3\)\) = 0 spots for N=300"),
 ])
 def test_bad_config_raises(task, kw, match):
     with pytest.raises(RuntimeError, match=match):
         native.SpotSamplingEnv(task, 0, **kw)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(mode="greedy"), "reward mode"), (dict(invalid_action="ignore"), "invalid_action must be"),
+    (dict(budget=0.1), "unknown env config key 'budget'"), (dict(weights=(1.0, 2.0)), "weights must be"),
+    (dict(max_steps="many"), "'max_steps' got a value of the wrong type"),
+])
+def test_bad_config_keys_raise_value_error(task, kw, match):
+    with pytest.raises(ValueError, match=match):
+        native.SpotSamplingEnv(task, 0, **kw)
+    with pytest.raises(ValueError, match=match):
+        envs.SpotSamplingEnv(task, **kw)
 
 
 def test_invalid_actions_leave_state_unchanged():
@@ -470,3 +551,144 @@ def test_train_sampler_sb3_script_smoke():
     assert len(res["maskable_ppo_per_seed"]) == len(res["random_per_seed"]) == 2
     assert np.isfinite([res["maskable_ppo"], res["maskable_ppo_sd"], res["random"], res["random_sd"]]).all()
     assert set(res["baselines"]) == set(envs.BASELINE_POLICIES[1:])
+
+
+# ---------------------------------------------------------------- config from C++, round size, threads, validation
+def test_python_defaults_are_the_cpp_defaults():
+    import inspect
+
+    from env_reference import IncrementalReference
+
+    cpp = envs.EnvConfig().as_dict()
+    assert list(cpp) == list(envs.EnvConfig.keys())
+    assert cpp["budget_ratio"] == 0.1 and cpp["mode"] == "marginal" and cpp["invalid_action"] == "raise"
+    assert envs.env_config().as_dict() == cpp
+    for fn in (envs.env_config, envs.SpotSamplingEnv, envs.SpotSamplingVectorEnv):  # no default restated
+        params = inspect.signature(fn).parameters
+        assert not set(params) & set(cpp) and any(p.kind is p.VAR_KEYWORD for p in params.values())
+    assert envs.SpotSamplingEnv(synthetic=dict(num_spots=40)).config.as_dict() == cpp
+    assert envs.SpotSamplingVectorEnv(num_envs=2, synthetic=dict(num_spots=40)).config.as_dict() == cpp
+    for cls in (ReferenceSpotSampling, IncrementalReference):
+        ref = inspect.signature(cls).parameters
+        assert ref["budget_ratio"].default == cpp["budget_ratio"] and ref["weights"].default == cpp["weights"]
+    # The native constructors take an EnvConfig and/or keyword overrides.
+    task = envs.synthetic_task(num_spots=40)
+    cfg = envs.env_config(budget_ratio=0.3, mode="faithful")
+    assert native.SpotSamplingEnv(task, 0, cfg).config.as_dict() == cfg.as_dict()
+    assert native.SpotSamplingEnv(task, 0, cfg, max_steps=3).config.max_steps == 3
+
+
+def test_faithful_round_size_is_the_reference_value():
+    # The published code's per-round ratio rho / 3 is a float first; N times it is truncated.
+    for rho in (0.1, 0.15, 0.25, 0.3, 0.5, 0.75, 1.0):
+        for n in range(1, 3001):
+            assert native.faithful_round_size(n, rho) == int(n * (rho / 3)), (n, rho)
+    assert native.faithful_round_size(120, 0.3) == 11  # floor(0.3 * 120 / 3 + 1e-9) gave 12
+    env = envs.SpotSamplingEnv(synthetic=dict(num_spots=120), budget_ratio=0.3, mode="faithful")
+    obs, _ = env.reset(seed=0)
+    assert env.native.round_size == 11 and obs["sampled"].sum() == 11 and env.native.budget_total == 33
+    with pytest.raises(RuntimeError, match="= 0 spots for N=120"):  # N * rho / 3 < 1: empty rounds
+        envs.SpotSamplingEnv(synthetic=dict(num_spots=120), budget_ratio=0.02, mode="faithful")
+
+
+@pytest.mark.parametrize("vector", [False, True])
+def test_one_env_stepped_from_two_threads_is_rejected_not_raced(vector):
+    import threading
+
+    if vector:
+        env = envs.SpotSamplingVectorEnv(envs.synthetic_task(num_spots=400, seed=3), 8, seed=0, budget_ratio=0.5)
+        env.reset(seed=0)
+        n, step = 400, (lambda rng: env.step(rng.integers(0, n, size=8)))
+    else:
+        # 50 picks per step: each step spends a while in C++ (GIL released), so the threads overlap.
+        env = envs.SpotSamplingEnv(synthetic=dict(num_spots=4000), budget_ratio=1.0, picks_per_step=50)
+        env.reset(seed=0)
+        n = 4000
+
+        def step(rng):
+            a = np.zeros(n, dtype=np.int8)
+            a[rng.choice(n, 50, replace=False)] = 1
+            env.step(a)
+    rejected, errors = [], []
+
+    def body(t):
+        rng = np.random.default_rng(t)
+        for _ in range(400):
+            try:
+                step(rng)
+            except envs.ConcurrentUseError as e:
+                rejected.append(str(e))
+            except ValueError:
+                pass  # a spot the other thread took, or an ended episode: ordinary invalid actions
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+    for _ in range(20):  # overlap is likely in one round, certain over many
+        threads = [threading.Thread(target=body, args=(t,)) for t in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        if rejected:
+            break
+        env.reset(seed=0)
+    assert not errors, errors
+    assert rejected and "already in use by another thread" in rejected[0]
+    assert issubclass(envs.ConcurrentUseError, RuntimeError)
+    env.reset(seed=1)  # still usable
+
+
+def test_shared_thread_crasher_is_fixed():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    crasher = Path(__file__).resolve().parents[3] / "shared" / "crashers" / "env_vec_same_env_two_threads.py"
+    if not crasher.is_file():
+        pytest.skip(f"crasher not present at {crasher}")
+    for _ in range(3):
+        r = subprocess.run([sys.executable, str(crasher)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and "no crash" in r.stdout, r.stdout + r.stderr
+
+
+def test_actions_are_validated_not_truncated():
+    env = envs.SpotSamplingEnv(synthetic=dict(num_spots=60), budget_ratio=0.3, picks_per_step=2)
+    env.reset(seed=0)
+    base = np.zeros(60, dtype=np.int8)
+    base[[3, 4]] = 1
+    for bad, match in [(2, "only 0 and 1"), (-1, "only 0 and 1"), (np.nan, "not exact integers"),
+                       (0.5, "not exact integers")]:
+        a = base.astype(np.float64)
+        a[7] = bad
+        with pytest.raises(ValueError, match=match):
+            env.step(a)
+    with pytest.raises(ValueError, match="MultiBinary\\(60\\)"):
+        env.step(base[:59])
+    assert env.native.elapsed_steps == 0
+    _, _, _, _, info = env.step(base.astype(np.float32))  # a policy's float 0./1.: exact, accepted
+    assert not info["invalid_action"] and env.native.history[-2:] == [3, 4]
+    single = envs.SpotSamplingEnv(synthetic=dict(num_spots=60))
+    single.reset(seed=0)
+    for bad in (2.5, np.nan, np.float64(1e20), np.True_):
+        with pytest.raises(ValueError):
+            single.step(bad)
+    single.step(np.float64(7.0))  # an exact integer is not truncated: accepted as 7
+    assert single.native.history == [7]
+
+    venv = envs.SpotSamplingVectorEnv(num_envs=3, synthetic=dict(num_spots=60))
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match="not exact integers"):
+        venv.step(np.array([1.0, 2.7, 3.0]))  # was truncated to [1, 2, 3]
+    assert venv.native.elapsed_steps.sum() == 0
+    for mask, match in [(np.array([True, False]), r"reset_mask must have shape \(3,\)"),
+                        (np.array([1, 2, 0]), "booleans"), (np.array([0.5, 0, 0]), "not exact integers")]:
+        with pytest.raises(ValueError, match=match):
+            venv.reset(options={"reset_mask": mask})
+    venv_k = envs.SpotSamplingVectorEnv(num_envs=2, synthetic=dict(num_spots=60), picks_per_step=3, budget_ratio=0.3)
+    venv_k.reset(seed=0)
+    rows = np.zeros((2, 60), dtype=np.int8)
+    rows[:, :3] = 1
+    rows[1, 10] = 1  # four ones where the step takes three: was cut to the first three
+    with pytest.raises(ValueError, match="env 1 must pick exactly 3"):
+        venv_k.step(rows)
+    rows[1, 10] = 2
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        venv_k.step(rows)

@@ -3,6 +3,7 @@ of the published Moran's I and its normality variance (Cliff & Ord; PySAL esda's
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -29,6 +30,32 @@ def test_pearson_per_gene_matches_scipy(device):
     r_rows = stx.ops.pearson_per_gene(torch.from_numpy(x.T.copy()).to(device), torch.from_numpy(y.T.copy()).to(device),
                                       dim=1).cpu().numpy()
     np.testing.assert_allclose(r_rows, r, equal_nan=True)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_pearson_per_gene_constant_inexact_mean_is_nan_like_scipy(device):
+    # A constant float64 column whose mean sum/n is inexact (three 0.1s sum to 0.30000000000000004):
+    # centring on the rounded mean left a ~1e-34 variance and r = +-1e-17. scipy gives NaN.
+    rng = np.random.default_rng(3)
+    values = [0.1, 0.7, 1 / 3, 2.2e-7, 123.456, -0.3, 1e300 / 7]
+    for n in (3, 7, 10, 33, 100):
+        x = np.empty((n, len(values)))
+        x[:] = values
+        y = rng.normal(size=x.shape)
+        naive_means = [sum(x[:, g].tolist()) / n for g in range(len(values))]  # a sequential sum, as the kernel's
+        assert any(m != v for m, v in zip(naive_means, values))  # some means are inexact
+        for a, b in ((x, y), (y, x)):
+            r = stx.ops.pearson_per_gene(torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)).cpu()
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = [pearsonr(a[:, g], b[:, g])[0] for g in range(len(values))]
+            assert np.isnan(ref).all()
+            assert torch.isnan(r).all(), r
+    # Only constant columns: a column varying in its last row is not constant.
+    x = np.full((5, 2), 0.1)
+    x[4, 1] = 0.1 + 1e-16
+    r = stx.ops.pearson_per_gene(torch.from_numpy(x).to(device), torch.from_numpy(rng.normal(size=(5, 2))).to(device))
+    assert math.isnan(r[0]) and not math.isnan(r[1])
 
 
 def test_pcc_summary():
@@ -94,6 +121,10 @@ def test_morans_i_constant_gene_is_nan_and_float32_close():
     x[:, 1] = 2.0
     I, z = stx.ops.morans_i(torch.from_numpy(x), torch.from_numpy(coords))
     assert math.isnan(I[1]) and math.isnan(z[1])
+    x[:, 1] = 0.1  # constant with an inexact mean sum/n: still exactly zero variance
+    assert x[:, 1].mean() != 0.1
+    I, z = stx.ops.morans_i(torch.from_numpy(x), torch.from_numpy(coords))
+    assert math.isnan(I[1]) and math.isnan(z[1])
     I32, _ = stx.ops.morans_i(torch.from_numpy(x).float(), torch.from_numpy(coords).float())
     assert I32.dtype == torch.float32
     np.testing.assert_allclose(I32.numpy()[[0, 2]], I.numpy()[[0, 2]], rtol=1e-4)
@@ -115,8 +146,11 @@ def test_bad_inputs_name_the_argument():
         stx.ops.morans_i(x, c, "gabriel")
     with pytest.raises(RuntimeError, match="radius must be positive"):
         stx.ops.morans_i(x, c, "radius")
-    with pytest.raises(RuntimeError, match="k must be >= 1"):
-        stx.ops.morans_i(x, c, "knn", 0)
+    for k in (0, 10, 2**31):  # k <= N-1 is checked before the [N, k] neighbour table is allocated
+        with pytest.raises(RuntimeError, match=r"k must be in \[1, N-1\]"):
+            stx.ops.morans_i(x, c, "knn", k)
+    with pytest.raises(RuntimeError, match="radius .* is too small"):  # integer grid keys would overflow
+        stx.ops.morans_i(x, c * 1e6, "radius", radius=1e-300)
     bad = c.clone()
     bad[3, 0] = float("nan")
     with pytest.raises(RuntimeError, match="coords contains NaN"):

@@ -13,15 +13,54 @@ using namespace stx::envs;
 
 namespace {
 
-EnvConfig make_config(double budget_ratio, const std::string& mode, double w_sc, double w_type, double w_spatial,
-                      int64_t picks_per_step, int64_t max_steps, bool exclude_initial) {
-  EnvConfig c;
-  c.budget_ratio = budget_ratio;
-  c.mode = parse_reward_mode(mode);
-  c.weights = {w_sc, w_type, w_spatial};
-  c.picks_per_step = picks_per_step;
-  c.max_steps = max_steps;
-  c.exclude_initial = exclude_initial;
+// EnvConfig's keys as Python sees them; every default comes from the C++ struct.
+const std::vector<std::string> kConfigKeys = {"budget_ratio",    "mode",           "weights",        "picks_per_step",
+                                              "max_steps",       "exclude_initial", "invalid_action", "invalid_penalty"};
+
+py::tuple weights_tuple(const RewardWeights& w) { return py::make_tuple(w.sc, w.type, w.spatial); }
+
+void set_weights(EnvConfig& c, const py::handle& value) {
+  const auto w = value.cast<std::vector<double>>();
+  if (w.size() != 3) throw py::value_error("weights must be (w_sc, w_type, w_spatial), got " + std::to_string(w.size()) +
+                                           " values");
+  c.weights = {w[0], w[1], w[2]};
+}
+
+void set_key(EnvConfig& c, const std::string& key, const py::handle& value) try {
+  as_value_error([&] {
+    if (key == "budget_ratio") c.budget_ratio = value.cast<double>();
+    else if (key == "mode") c.mode = parse_reward_mode(value.cast<std::string>());
+    else if (key == "weights") set_weights(c, value);
+    else if (key == "picks_per_step") c.picks_per_step = value.cast<int64_t>();
+    else if (key == "max_steps") c.max_steps = value.cast<int64_t>();
+    else if (key == "exclude_initial") c.exclude_initial = value.cast<bool>();
+    else if (key == "invalid_action") c.invalid_action = parse_invalid_action(value.cast<std::string>());
+    else if (key == "invalid_penalty") c.invalid_penalty = value.cast<double>();
+    else throw py::value_error("unknown env config key '" + key + "' (keys: " + c10::Join(", ", kConfigKeys) + ")");
+    return 0;
+  });
+} catch (const py::cast_error&) {
+  throw py::value_error("env config key '" + key + "' got a value of the wrong type: " +
+                        py::repr(value).cast<std::string>());
+}
+
+py::dict config_dict(const EnvConfig& c) {
+  py::dict d;
+  d["budget_ratio"] = c.budget_ratio;
+  d["mode"] = reward_mode_name(c.mode);
+  d["weights"] = weights_tuple(c.weights);
+  d["picks_per_step"] = c.picks_per_step;
+  d["max_steps"] = c.max_steps;
+  d["exclude_initial"] = c.exclude_initial;
+  d["invalid_action"] = invalid_action_name(c.invalid_action);
+  d["invalid_penalty"] = c.invalid_penalty;
+  return d;
+}
+
+// A config from an optional base config and keyword overrides (the native envs' constructors).
+EnvConfig make_config(const std::optional<EnvConfig>& base, const py::kwargs& overrides) {
+  EnvConfig c = base.value_or(EnvConfig{});
+  for (const auto& [key, value] : overrides) set_key(c, key.cast<std::string>(), value);
   return c;
 }
 
@@ -32,15 +71,34 @@ py::array view(const T* data, int64_t n, py::handle owner) {
   return py::array_t<T>({n}, {static_cast<py::ssize_t>(sizeof(T))}, data, owner);
 }
 
-#define STX_ENV_CONFIG_ARGS                                                                                   \
-  py::arg("budget_ratio") = 0.1, py::arg("mode") = "marginal", py::arg("w_sc") = 20.0, py::arg("w_type") = 5.0, \
-      py::arg("w_spatial") = 0.05, py::arg("picks_per_step") = 1, py::arg("max_steps") = 0,                    \
-      py::arg("exclude_initial") = true
-
 }  // namespace
 
 STX_PYTHON_BINDING(envs) {
   auto e = m.def_submodule("envs", "Spot-sampling environment (C++ core)");
+
+  py::class_<EnvConfig>(e, "EnvConfig",
+                        "Configuration of the spot-sampling env (C++ stx::envs::EnvConfig; every default lives there). "
+                        "EnvConfig(**overrides); as_dict(); keys().")
+      .def(py::init([](const py::kwargs& overrides) { return make_config(std::nullopt, overrides); }))
+      .def_readwrite("budget_ratio", &EnvConfig::budget_ratio)
+      .def_property(
+          "mode", [](const EnvConfig& c) { return reward_mode_name(c.mode); },
+          [](EnvConfig& c, const py::object& v) { set_key(c, "mode", v); })
+      .def_property(
+          "weights", [](const EnvConfig& c) { return weights_tuple(c.weights); },
+          [](EnvConfig& c, const py::object& v) { set_weights(c, v); })
+      .def_readwrite("picks_per_step", &EnvConfig::picks_per_step)
+      .def_readwrite("max_steps", &EnvConfig::max_steps)
+      .def_readwrite("exclude_initial", &EnvConfig::exclude_initial)
+      .def_property(
+          "invalid_action", [](const EnvConfig& c) { return invalid_action_name(c.invalid_action); },
+          [](EnvConfig& c, const py::object& v) { set_key(c, "invalid_action", v); })
+      .def_readwrite("invalid_penalty", &EnvConfig::invalid_penalty)
+      .def("as_dict", &config_dict)
+      .def_static("keys", [] { return kConfigKeys; })
+      .def("__repr__", [](const EnvConfig& c) { return "EnvConfig(" + py::str(config_dict(c)).cast<std::string>() + ")"; });
+  e.attr("MAX_CELL_TYPES") = kMaxCellTypes;
+  py::register_exception<ConcurrentUseError>(e, "ConcurrentUseError", PyExc_RuntimeError);
 
   py::class_<SingleCellPrior, std::shared_ptr<SingleCellPrior>>(e, "SingleCellPrior")
       .def_static(
@@ -92,14 +150,12 @@ STX_PYTHON_BINDING(envs) {
       .def_property_readonly("section_index", &SpotSamplingTask::section_of);
 
   py::class_<SpotSamplingEnv>(e, "SpotSamplingEnv")
-      .def(py::init([](std::shared_ptr<SpotSamplingTask> task, uint64_t seed, double budget_ratio,
-                       const std::string& mode, double w_sc, double w_type, double w_spatial, int64_t picks_per_step,
-                       int64_t max_steps, bool exclude_initial) {
-             auto cfg = make_config(budget_ratio, mode, w_sc, w_type, w_spatial, picks_per_step, max_steps,
-                                    exclude_initial);
+      .def(py::init([](std::shared_ptr<SpotSamplingTask> task, uint64_t seed, std::optional<EnvConfig> config,
+                       const py::kwargs& overrides) {
+             auto cfg = make_config(config, overrides);
              return std::make_unique<SpotSamplingEnv>(task, cfg, seed);
            }),
-           py::arg("task"), py::arg("seed") = 0, STX_ENV_CONFIG_ARGS)
+           py::arg("task"), py::arg("seed") = 0, py::arg("config") = py::none())
       .def(
           "reset", [](SpotSamplingEnv& env, std::optional<uint64_t> seed) { env.reset(seed); },
           py::arg("seed") = py::none(), py::call_guard<py::gil_scoped_release>())
@@ -111,7 +167,8 @@ STX_PYTHON_BINDING(envs) {
               py::gil_scoped_release release;
               r = as_value_error([&] { return env.step(actions); });
             }
-            return py::make_tuple(r.reward, r.terminated, r.truncated, terms_tuple(r.terms), r.round_complete);
+            return py::make_tuple(r.reward, r.terminated, r.truncated, terms_tuple(r.terms), r.round_complete,
+                                  r.invalid_action);
           },
           py::arg("actions"))
       .def("sampled", [](py::object self) {
@@ -135,18 +192,18 @@ STX_PYTHON_BINDING(envs) {
       .def_property_readonly("initial_terms", [](const SpotSamplingEnv& env) { return terms_tuple(env.initial_terms()); })
       .def_property_readonly("budget_total", [](const SpotSamplingEnv& env) { return env.budget().total; })
       .def_property_readonly("round_size", [](const SpotSamplingEnv& env) { return env.budget().round_size; })
-      .def_property_readonly("mode", [](const SpotSamplingEnv& env) { return reward_mode_name(env.config().mode); });
+      .def_property_readonly("mode", [](const SpotSamplingEnv& env) { return reward_mode_name(env.config().mode); })
+      .def_property_readonly("config", &SpotSamplingEnv::config);
 
   py::class_<SpotSamplingVecEnv>(e, "SpotSamplingVecEnv")
       .def(py::init([](std::vector<std::shared_ptr<SpotSamplingTask>> tasks, int64_t num_envs, uint64_t seed,
-                       int64_t num_threads, double budget_ratio, const std::string& mode, double w_sc, double w_type,
-                       double w_spatial, int64_t picks_per_step, int64_t max_steps, bool exclude_initial) {
-             auto cfg = make_config(budget_ratio, mode, w_sc, w_type, w_spatial, picks_per_step, max_steps,
-                                    exclude_initial);
+                       int64_t num_threads, std::optional<EnvConfig> config, const py::kwargs& overrides) {
+             auto cfg = make_config(config, overrides);
              std::vector<SpotSamplingTaskPtr> t(tasks.begin(), tasks.end());
              return std::make_unique<SpotSamplingVecEnv>(t, cfg, num_envs, seed, num_threads);
            }),
-           py::arg("tasks"), py::arg("num_envs"), py::arg("seed") = 0, py::arg("num_threads") = 0, STX_ENV_CONFIG_ARGS)
+           py::arg("tasks"), py::arg("num_envs"), py::arg("seed") = 0, py::arg("num_threads") = 0,
+           py::arg("config") = py::none())
       .def("reset", &SpotSamplingVecEnv::reset, py::arg("seed") = py::none(),
            py::arg("env_ids") = std::vector<int64_t>{}, py::call_guard<py::gil_scoped_release>())
       .def(
@@ -169,10 +226,12 @@ STX_PYTHON_BINDING(envs) {
       .def_property_readonly("reward", &SpotSamplingVecEnv::reward)
       .def_property_readonly("terminated", &SpotSamplingVecEnv::terminated)
       .def_property_readonly("truncated", &SpotSamplingVecEnv::truncated)
+      .def_property_readonly("invalid_action", &SpotSamplingVecEnv::invalid_action)
       .def_property_readonly("terms", &SpotSamplingVecEnv::terms)
       .def_property_readonly("elapsed_steps", &SpotSamplingVecEnv::elapsed_steps)
       .def_property_readonly("task_index", &SpotSamplingVecEnv::task_index);
 
+  e.def("faithful_round_size", &faithful_round_size, py::arg("num_spots"), py::arg("budget_ratio"));
   e.def("baseline_policy_names", &baseline_policy_names);
   e.def("baseline_select", &baseline_select, py::arg("env"), py::arg("policy"), py::arg("count"),
         py::arg("seed") = 0, py::call_guard<py::gil_scoped_release>());

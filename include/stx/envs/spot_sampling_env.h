@@ -2,6 +2,7 @@
 // SpotSamplingEnv: pick not-yet-sampled spots of a section until the budget is spent.
 // Observation (fixed shapes): task features [N, F] float32 and unit coordinates [N, 2], the
 // sampled mask [N] int8, the action mask [N] int8 and the fraction of the budget left.
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -14,10 +15,13 @@ namespace stx::envs {
 // Episode length in spots and (faithful) the round size, validated against N.
 struct Budget {
   int64_t total = 0;       // spots sampled in an episode (faithful: including S0)
-  int64_t round_size = 0;  // faithful: floor(N * rho / 3); marginal: == total
+  int64_t round_size = 0;  // faithful: int(N * (rho / 3)) (see faithful_round_size); marginal: == total
   int64_t initial = 0;     // spots drawn at random by reset (faithful: S0)
 };
 STX_API Budget compute_budget(int64_t num_spots, const EnvConfig& config);
+// The published code's round size int(N * (rho / 3)), bit for bit: the per-round ratio rho / 3 is
+// rounded to a double first, then N times it is truncated.
+STX_API int64_t faithful_round_size(int64_t num_spots, double budget_ratio);
 
 class STX_API SpotSamplingEnv {
  public:
@@ -29,8 +33,10 @@ class STX_API SpotSamplingEnv {
 
   // Start an episode; a seed re-seeds the env's generator (otherwise it continues).
   void reset(std::optional<uint64_t> seed = std::nullopt);
-  // Sample one spot / a set of spots. Throws (state unchanged) for an out-of-range, masked or
-  // repeated action, a wrong number of picks, or a step after the episode ended.
+  // Sample one spot / a set of spots. An out-of-range, masked or repeated action or a wrong number
+  // of picks throws (state unchanged), or with InvalidAction::kPenalize is a flagged no-op step
+  // rewarded -invalid_penalty. A step after the episode ended always throws. reset() and step()
+  // throw ConcurrentUseError when another thread is inside this env.
   StepResult step(int64_t action);
   StepResult step(const std::vector<int64_t>& actions);
   // The checks step() runs before touching any state (throws c10::Error naming the action).
@@ -57,6 +63,9 @@ class STX_API SpotSamplingEnv {
 
  private:
   double weighted(const RewardTerms& terms) const;
+  void check_running() const;
+  void check_picks(const std::vector<int64_t>& actions) const;
+  StepResult finish_step(StepResult r);  // counts the step, sets terminated / truncated / done
 
   SpotSamplingTaskPtr task_;
   EnvConfig config_;
@@ -72,6 +81,7 @@ class STX_API SpotSamplingEnv {
   int64_t round_picked_ = 0;  // faithful: picks in the current round
   int64_t steps_ = 0;
   bool done_ = true;
+  std::atomic<bool> busy_{false};  // a thread is inside reset() / step()
 };
 
 }  // namespace stx::envs

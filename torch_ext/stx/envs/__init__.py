@@ -8,10 +8,14 @@ from __future__ import annotations
 import gymnasium as _gym
 
 from stx.envs.policies import BASELINE_POLICIES, BaselinePolicy, gumbel_topk, run_baseline_episode
-from stx.envs.spot_sampling import SpotSamplingEnv, env_config, observation_space
+from stx.envs.spot_sampling import EnvConfig, SpotSamplingEnv, env_config, observation_space
 from stx.envs.tasks import (SingleCellPrior, SpotSamplingTask, build_prior, load_task, make_task, synthetic_data,
                             synthetic_task)
+from stx.envs.tasks import _native
 from stx.envs.vector import SpotSamplingVectorEnv
+
+ConcurrentUseError = _native.ConcurrentUseError  # a RuntimeError: one env used by two threads at once
+MAX_CELL_TYPES = _native.MAX_CELL_TYPES  # the documented limit on cell types of a reference
 
 ENV_ID = "stx/SpotSampling-v0"
 
@@ -34,7 +38,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'stx.envs' has no attribute {name!r}")
 
 
-__all__ = ["ENV_ID", "SpotSamplingEnv", "SpotSamplingVectorEnv", "SpotSamplingSB3VecEnv", "make_torchrl_env",
+__all__ = ["ENV_ID", "EnvConfig", "ConcurrentUseError", "MAX_CELL_TYPES", "SpotSamplingEnv", "SpotSamplingVectorEnv", "SpotSamplingSB3VecEnv", "make_torchrl_env",
            "SpotScoringPolicy", "SpotSetExtractor", "SingleCellPrior", "SpotSamplingTask", "build_prior", "make_task",
            "load_task", "synthetic_data", "synthetic_task", "env_config", "observation_space", "BASELINE_POLICIES",
            "BaselinePolicy", "run_baseline_episode", "gumbel_topk"]

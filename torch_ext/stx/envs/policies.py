@@ -30,7 +30,7 @@ class BaselinePolicy:
             self._owner = native
         k = native.picks_this_step
         picks, self._plan = self._plan[:k], self._plan[k:]
-        if env.unwrapped.config["picks_per_step"] == 1:
+        if env.unwrapped.config.picks_per_step == 1:
             return picks[0]
         action = torch.zeros(native.num_spots, dtype=torch.int8)
         action[picks] = 1

@@ -39,7 +39,8 @@ class SpotSamplingSB3VecEnv(VecEnv):
         obs = self._copy_obs()
         infos: list[dict[str, Any]] = [
             {"reward_sc": info["reward_sc"][i], "reward_type": info["reward_type"][i],
-             "reward_spatial": info["reward_spatial"][i]} for i in range(self.num_envs)]
+             "reward_spatial": info["reward_spatial"][i], "invalid_action": bool(info["invalid_action"][i])}
+            for i in range(self.num_envs)]
         done_ids = np.flatnonzero(dones)
         if done_ids.size:
             for i in done_ids:

@@ -1,7 +1,7 @@
 """``SpotSamplingEnv``: the Gymnasium front end of the C++ spot-sampling environment."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -9,19 +9,52 @@ from gymnasium import spaces
 
 from stx.envs.tasks import SpotSamplingTask, _native, load_task, synthetic_task
 
-__all__ = ["SpotSamplingEnv", "env_config", "observation_space", "resolve_task"]
+__all__ = ["SpotSamplingEnv", "EnvConfig", "env_config", "observation_space", "resolve_task", "integral_actions",
+           "binary_picks"]
 
-DEFAULT_WEIGHTS = (20.0, 5.0, 0.05)  # SCR2-ST's (w_sc, w_type, w_spatial)
+#: stx::envs::EnvConfig: every key and default lives in C++; Python restates none of them.
+EnvConfig = _native.EnvConfig
 
 
-def env_config(*, budget_ratio: float = 0.1, mode: str = "marginal", weights: Sequence[float] = DEFAULT_WEIGHTS,
-               picks_per_step: int = 1, max_steps: int = 0, exclude_initial: bool = True) -> dict[str, Any]:
-    """Keyword arguments of the native env / vector env."""
-    if len(weights) != 3:
-        raise ValueError(f"weights must be (w_sc, w_type, w_spatial), got {weights!r}")
-    return dict(budget_ratio=float(budget_ratio), mode=str(mode), w_sc=float(weights[0]), w_type=float(weights[1]),
-                w_spatial=float(weights[2]), picks_per_step=int(picks_per_step), max_steps=int(max_steps),
-                exclude_initial=bool(exclude_initial))
+def env_config(config: EnvConfig | None = None, /, **overrides: Any) -> EnvConfig:
+    """The native ``EnvConfig``: ``config`` (or C++'s defaults) with keyword overrides. Keys
+    (``EnvConfig.keys()``): ``budget_ratio``, ``mode``, ``weights``, ``picks_per_step``,
+    ``max_steps``, ``exclude_initial``, ``invalid_action``, ``invalid_penalty``; an unknown key, a
+    wrong type or an unknown name raises ``ValueError`` (values are checked against the section
+    when an env is built).
+
+    ``invalid_action="raise"`` (default) raises ``ValueError`` for an out-of-range, masked or
+    repeated action or a wrong number of picks; ``"penalize"`` answers it with a no-op step
+    rewarded ``-invalid_penalty`` and ``info["invalid_action"] = True`` (what the standard env
+    checkers and RL libraries that sample random actions expect)."""
+    return EnvConfig(**{**(config.as_dict() if config is not None else {}), **overrides})
+
+
+def integral_actions(action, what: str = "actions", *, allow_bool: bool = False) -> np.ndarray:
+    """``action`` as int64 without silent truncation: integer arrays (bool ones too with
+    ``allow_bool``), or floats that hold exact integers (a policy's float output); NaN, infinities,
+    fractions and other dtypes raise ``ValueError``."""
+    a = np.asarray(action)
+    if np.issubdtype(a.dtype, np.integer) or (allow_bool and a.dtype == np.bool_):
+        return a.astype(np.int64)
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all() or (a != np.trunc(a)).any() or (np.abs(a) >= 2.0**53).any():
+            raise ValueError(f"{what} must hold integers, got {a.dtype} values that are not exact integers (NaN, "
+                             f"infinite or fractional): {a.reshape(-1)[:8]!r}")
+        return a.astype(np.int64)
+    raise ValueError(f"{what} must be integers, got dtype {a.dtype}")
+
+
+def binary_picks(action, n: int, what: str = "action") -> np.ndarray:
+    """A ``MultiBinary(n)`` action (or a batch [M, n]) checked to hold only 0 and 1."""
+    a = integral_actions(action, what, allow_bool=True)
+    if a.shape[-1:] != (n,):
+        raise ValueError(f"{what} must be MultiBinary({n}) vectors, got shape {a.shape}")
+    bad = np.flatnonzero((a != 0) & (a != 1))
+    if bad.size:
+        raise ValueError(f"{what} must hold only 0 and 1 (MultiBinary({n})), got {a.reshape(-1)[bad[0]]} at flat "
+                         f"position {bad[0]}")
+    return a
 
 
 def resolve_task(task: SpotSamplingTask | None = None, data: Any = None,
@@ -54,7 +87,9 @@ class SpotSamplingEnv(gym.Env):
 
     Action: ``Discrete(N)`` (one spot; ``picks_per_step > 1``: ``MultiBinary(N)`` with exactly
     :meth:`picks_this_step` ones). A masked, out-of-range or repeated action raises ``ValueError``
-    and leaves the state unchanged. ``terminated`` when the budget is spent; ``truncated`` at
+    and leaves the state unchanged (``invalid_action="penalize"``: a no-op step rewarded
+    ``-invalid_penalty``, ``info["invalid_action"]``). Non-integral, NaN or non-0/1 MultiBinary
+    values always raise. Configuration keywords: see :func:`env_config`. ``terminated`` when the budget is spent; ``truncated`` at
     ``max_steps``. The reward is the weighted sum of the terms reported in ``info``
     (``reward_sc``, ``reward_type``, ``reward_spatial``); see docs/envs.md for both modes.
     """
@@ -62,18 +97,15 @@ class SpotSamplingEnv(gym.Env):
     metadata = {"render_modes": [], "render_fps": 1}
 
     def __init__(self, task: SpotSamplingTask | None = None, *, data: Any = None,
-                 synthetic: Mapping[str, Any] | None = None, budget_ratio: float = 0.1, mode: str = "marginal",
-                 weights: Sequence[float] = DEFAULT_WEIGHTS, picks_per_step: int = 1, max_steps: int = 0,
-                 exclude_initial: bool = True, render_mode: str | None = None):
+                 synthetic: Mapping[str, Any] | None = None, render_mode: str | None = None, **config: Any):
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (no rendering), got {render_mode!r}")
         self.task = resolve_task(task, data, synthetic)
-        self.config = env_config(budget_ratio=budget_ratio, mode=mode, weights=weights,
-                                 picks_per_step=picks_per_step, max_steps=max_steps, exclude_initial=exclude_initial)
-        self._env = _native.SpotSamplingEnv(self.task, 0, **self.config)
+        self.config = env_config(**config)
+        self._env = _native.SpotSamplingEnv(self.task, 0, self.config)
         n = self.task.num_spots
         self.observation_space = observation_space(self.task)
-        self.action_space = spaces.Discrete(n) if picks_per_step == 1 else spaces.MultiBinary(n)
+        self.action_space = spaces.Discrete(n) if self.config.picks_per_step == 1 else spaces.MultiBinary(n)
         self.render_mode = None
         self._features = self.task.features.numpy()
         self._coords = self.task.unit_coords.numpy()
@@ -102,19 +134,16 @@ class SpotSamplingEnv(gym.Env):
 
     def _picks(self, action) -> list[int]:
         if isinstance(self.action_space, spaces.Discrete):
-            a = np.asarray(action)
-            if a.size != 1 or not np.issubdtype(a.dtype, np.integer):
-                raise ValueError(f"action must be one integer spot index, got {action!r}")
-            return [int(a.reshape(()))]
-        a = np.asarray(action).reshape(-1)
-        if a.shape != (self.task.num_spots,):
-            raise ValueError(f"action must be a MultiBinary({self.task.num_spots}) vector, got shape {a.shape}")
-        return np.flatnonzero(a).tolist()
+            a = integral_actions(action, "action")
+            if a.size != 1:
+                raise ValueError(f"action must be one integer spot index, got shape {a.shape}")
+            return a.reshape(1).tolist()
+        return np.flatnonzero(binary_picks(np.asarray(action).reshape(-1), self.task.num_spots)).tolist()
 
     def step(self, action):
-        reward, terminated, truncated, (sc, ty, sp), round_complete = self._env.step(self._picks(action))
+        reward, terminated, truncated, (sc, ty, sp), round_complete, invalid = self._env.step(self._picks(action))
         info = {"reward_sc": sc, "reward_type": ty, "reward_spatial": sp, "round_complete": round_complete,
-                "spots_left": self._env.spots_left}
+                "invalid_action": invalid, "spots_left": self._env.spots_left}
         return self._obs(), float(reward), bool(terminated), bool(truncated), info
 
     def action_masks(self) -> np.ndarray:

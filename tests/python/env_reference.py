@@ -1,13 +1,18 @@
 """A straightforward NumPy implementation of the spot-sampling env and its reward, written from
 docs/envs.md independently of the C++ core: every step recomputes the value of the sampled set
-from scratch. It is the reference the tests compare against and the baseline of
-scripts/bench/env.py. Inputs are the task's per-spot arrays (nearest centroid, nearest cell type).
+from scratch. It is the test oracle of tests/python/test_env.py and the baseline of
+scripts/bench/env.py (a test file, not part of the stx package). Inputs are the task's per-spot
+arrays (nearest centroid, nearest cell type). Defaults are the env's (C++ EnvConfig).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from stx.envs import EnvConfig
+
+_DEFAULTS = EnvConfig()
 
 __all__ = ["ReferenceSpotSampling", "IncrementalReference", "marginal_value", "faithful_round_value"]
 
@@ -56,8 +61,9 @@ def faithful_round_value(picks, xy, cluster, ctype, num_clusters):
 class ReferenceSpotSampling:
     """One env. ``reset(initial)`` takes S0 explicitly (faithful mode), so runs can be aligned."""
 
-    def __init__(self, xy, section, diameter, cluster, ctype, num_clusters, num_types, *, budget_ratio=0.1,
-                 mode="marginal", weights=(20.0, 5.0, 0.05), exclude_initial=True):
+    def __init__(self, xy, section, diameter, cluster, ctype, num_clusters, num_types, *,
+                 budget_ratio=_DEFAULTS.budget_ratio, mode=_DEFAULTS.mode, weights=_DEFAULTS.weights,
+                 exclude_initial=_DEFAULTS.exclude_initial):
         self.xy = np.asarray(xy, dtype=np.float64)
         self.section = np.asarray(section, dtype=np.int64)
         self.diameter = np.asarray(diameter, dtype=np.float64)
@@ -70,7 +76,7 @@ class ReferenceSpotSampling:
         if mode == "marginal":
             self.total = self.round_size = spots
         else:
-            self.round_size = max(1, math.floor(budget_ratio * n / 3 + 1e-9))
+            self.round_size = int(n * (budget_ratio / 3))  # the published code: ratio rho / 3 first, truncated
             self.total = 3 * self.round_size
 
     def reset(self, initial=()):
@@ -120,8 +126,8 @@ class IncrementalReference:
     (per step: O(spots of the section) for the coverage, O(picks of the section) for dispersion).
     A stronger NumPy baseline for the benchmark than the from-scratch recomputation above."""
 
-    def __init__(self, xy, section, diameter, cluster, ctype, num_clusters, num_types, *, budget_ratio=0.1,
-                 weights=(20.0, 5.0, 0.05)):
+    def __init__(self, xy, section, diameter, cluster, ctype, num_clusters, num_types, *,
+                 budget_ratio=_DEFAULTS.budget_ratio, weights=_DEFAULTS.weights):
         self.xy = np.asarray(xy, dtype=np.float64)
         self.section = np.asarray(section, dtype=np.int64)
         self.diameter = np.asarray(diameter, dtype=np.float64)
