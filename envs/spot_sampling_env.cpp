@@ -30,9 +30,10 @@ std::string invalid_action_name(InvalidAction action) {
 int64_t faithful_round_size(int64_t n, double budget_ratio) {
   // The published code's per-round ratio rho / 3 is a double first; N times it is truncated. Bit for
   // bit that is one spot less than floor(N * rho / 3) when the product lands just below an integer
-  // (e.g. N = 120, rho = 0.3: 120 * 0.09999999999999999 = 11.999999999999998 -> 11).
+  // (e.g. N = 120, rho = 0.3: 120 * 0.09999999999999999 = 11.999999999999998 -> 11). Where that is 0
+  // the reference takes max(1, .): one spot per round.
   const double per_round = budget_ratio / 3.0;
-  return static_cast<int64_t>(static_cast<double>(n) * per_round);
+  return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(n) * per_round));
 }
 
 Budget compute_budget(int64_t n, const EnvConfig& cfg) {
@@ -48,11 +49,7 @@ Budget compute_budget(int64_t n, const EnvConfig& cfg) {
     b.total = b.round_size = spots;
   } else {
     // The reference's round size (see faithful_round_size): a random round S0, then two RL rounds.
-    // When it is 0 the reference's rounds would be empty; that is rejected here.
     b.round_size = faithful_round_size(n, cfg.budget_ratio);
-    TORCH_CHECK(b.round_size >= 1, "budget_ratio=", cfg.budget_ratio,
-                " gives faithful rounds of int(N * (rho / 3)) = 0 spots for N=", n,
-                " (the reference's rounds would be empty; need N * (budget_ratio / 3) >= 1)");
     b.total = 3 * b.round_size;
     b.initial = b.round_size;
     TORCH_CHECK(b.total <= n, "budget_ratio=", cfg.budget_ratio, " needs 3 rounds of ", b.round_size,

@@ -60,7 +60,7 @@ TEST(EnvBudget, FollowsModeAndRejectsBadRatios) {
   EXPECT_THROW(parse_reward_mode("greedy"), c10::Error);
 }
 
-// The published code's round size: Python's int(N * (rho / 3)) (values computed in Python).
+// The published code's round size: Python's max(1, int(N * (rho / 3))) (values computed in Python).
 TEST(EnvBudget, FaithfulRoundSizeIsTheReferenceValue) {
   EXPECT_EQ(faithful_round_size(120, 0.3), 11);  // floor(120 * 0.3 / 3 + eps) would be 12
   EXPECT_EQ(faithful_round_size(60, 0.3), 5);
@@ -69,12 +69,13 @@ TEST(EnvBudget, FaithfulRoundSizeIsTheReferenceValue) {
   EXPECT_EQ(faithful_round_size(15120, 0.15), 755);
   EXPECT_EQ(faithful_round_size(27171, 1.0), 9057);
   EXPECT_EQ(compute_budget(120, config(RewardMode::kFaithful, 0.3)).total, 33);
-  EXPECT_EQ(faithful_round_size(10, 0.25), 0);  // empty rounds: rejected with the reason
+  EXPECT_EQ(faithful_round_size(10, 0.25), 1);  // int(.) = 0: the reference's max(1, .)
+  EXPECT_EQ(compute_budget(10, config(RewardMode::kFaithful, 0.25)).total, 3);  // 3 rounds of 1 spot
   try {
-    compute_budget(10, config(RewardMode::kFaithful, 0.25));
-    ADD_FAILURE() << "a round size of 0 must be rejected";
+    compute_budget(2, config(RewardMode::kFaithful, 1.0));
+    ADD_FAILURE() << "3 rounds of 1 spot cannot fit N = 2";
   } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("int(N * (rho / 3)) = 0 spots for N=10"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("needs 3 rounds of 1 spots, more than N=2"), std::string::npos) << e.what();
   }
 }
 
