@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 import stx
 from stx import _library
@@ -83,6 +84,7 @@ def test_both_front_ends_offer_the_schema_flags():
 
 
 def test_both_front_ends_resolve_every_key_the_same(tmp_path, capsys):
+    threads = torch.get_num_threads()
     keys = schema()
     defaults = {k["name"]: k["default"] for k in keys}
     # no file: the defaults, in both front ends and in PipelineConfig
@@ -109,6 +111,8 @@ def test_both_front_ends_resolve_every_key_the_same(tmp_path, capsys):
     assert main(["config", "--config", str(path), "--seed", "9", "--top-genes", "7"]) == 0
     python = json.loads(capsys.readouterr().out)
     assert json.loads(proc.stdout) == python == {**values, "seed": 9, "top_genes": 7}
+    # printing a config changes nothing in the process (num_threads is applied only by commands that work)
+    assert torch.get_num_threads() == threads
 
 
 @pytest.mark.parametrize("key", [k["name"] for k in schema()])

@@ -30,10 +30,16 @@ def config_overrides(args: argparse.Namespace) -> dict:
     return {k["name"]: getattr(args, k["name"], None) for k in schema() if k["flag"]}
 
 
-def _config(args: argparse.Namespace, extra: dict | None = None) -> PipelineConfig:
+def _resolve_config(args: argparse.Namespace, extra: dict | None = None) -> PipelineConfig:
+    """The config file plus command-line flags, validated; no side effect on the process."""
     overrides = config_overrides(args)
     overrides.update(extra or {})
-    cfg = load_config(args.config, overrides)
+    return load_config(args.config, overrides)
+
+
+def _config(args: argparse.Namespace, extra: dict | None = None) -> PipelineConfig:
+    """The resolved config of a command that does work: its device is checked and its thread count applied."""
+    cfg = _resolve_config(args, extra)
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("config 'device' is cuda but no CUDA device is available")
     if cfg.num_threads > 0:
@@ -185,7 +191,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_config(args: argparse.Namespace) -> int:
-    print(json.dumps(_config(args).to_dict(), indent=2, sort_keys=True))
+    print(json.dumps(_resolve_config(args).to_dict(), indent=2, sort_keys=True))
     return 0
 
 
