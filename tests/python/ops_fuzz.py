@@ -283,7 +283,7 @@ def main(argv=None) -> int:
     p.add_argument("--ops", nargs="*", default=None, help="only these ops (default: all)")
     p.add_argument("--skip", nargs="*", default=(), help="leave these ops out")
     a = p.parse_args(argv)
-    unknown = set(a.ops or ()) | set(a.skip) - set(VALID_CALLS)
+    unknown = (set(a.ops or ()) | set(a.skip)) - set(VALID_CALLS)
     if unknown:
         p.error(f"unknown ops {sorted(unknown)} (known: {sorted(VALID_CALLS)})")
     return run(a.seed, a.cases, a.seconds, a.case_seconds, a.verbose, a.ops, a.skip)
