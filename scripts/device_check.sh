@@ -52,6 +52,7 @@ for candidate in "${STX_PYTHON:-}" .venv/bin/python python3 python; do
   [[ -n "$candidate" ]] || continue
   if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import torch" >/dev/null 2>&1; then
     PY=$(command -v "$candidate")
+    [[ $PY == /* ]] || PY="$PWD/$PY"  # absolute: CMake would not take a relative .venv/bin/python
     break
   fi
 done
