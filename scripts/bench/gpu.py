@@ -34,7 +34,7 @@ import stx  # noqa: E402
 from losses import composite_pearson, composite_soft_label  # noqa: E402  (scripts/bench/losses.py)
 from retrieval import composite_topk  # noqa: E402  (scripts/bench/retrieval.py)
 from spot_pool import copy_bandwidth, disk_pixels, hex_grid  # noqa: E402  (scripts/bench/spot_pool.py)
-from timing import median_time, sync  # noqa: E402  (scripts/bench/timing.py)
+from timing import cuda_peak_extra_mib, median_time  # noqa: E402  (scripts/bench/timing.py)
 
 
 class Table:
@@ -56,14 +56,7 @@ class Table:
 
 def peak_extra_mib(fn, device):
     """Peak CUDA allocator growth during one call (inputs already allocated); NaN on the CPU (not measured)."""
-    if device != "cuda":
-        return float("nan")
-    sync()
-    torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated()
-    fn()
-    sync()
-    return (torch.cuda.max_memory_allocated() - before) / 2**20
+    return cuda_peak_extra_mib(fn) if device == "cuda" else float("nan")
 
 
 def bench_spot_pool(table, device, quick, reps):

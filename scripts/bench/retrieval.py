@@ -24,17 +24,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import stx  # noqa: E402
-from timing import median_time, print_header, run_child, sync  # noqa: E402  (scripts/bench/timing.py)
-
-
-def cuda_peak_extra_mib(fn):
-    """Peak CUDA allocator growth during one call (inputs already allocated)."""
-    sync()
-    torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated()
-    fn()
-    sync()
-    return (torch.cuda.max_memory_allocated() - before) / 2**20
+from timing import cuda_peak_extra_mib, median_time, print_header, run_child  # noqa: E402  (scripts/bench/timing.py)
 
 
 def composite_topk(query, bank, k, chunk=512):

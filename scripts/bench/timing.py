@@ -63,6 +63,16 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
+def cuda_peak_extra_mib(fn) -> float:
+    """Peak CUDA allocator growth during one call (inputs already allocated)."""
+    sync()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    fn()
+    sync()
+    return (torch.cuda.max_memory_allocated() - before) / 2**20
+
+
 def median_time(fn, repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
