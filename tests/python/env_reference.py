@@ -58,25 +58,31 @@ def faithful_round_value(picks, xy, cluster, ctype, num_clusters):
     return r_sc, r_type, (d_within + d_cover) / 2
 
 
+def _set_task(env, xy, section, diameter, cluster, ctype, num_clusters, num_types):
+    """The task arrays both oracles share, as float64 / int64 NumPy arrays."""
+    env.xy = np.asarray(xy, dtype=np.float64)
+    env.section = np.asarray(section, dtype=np.int64)
+    env.diameter = np.asarray(diameter, dtype=np.float64)
+    env.cluster = np.asarray(cluster, dtype=np.int64)
+    env.ctype = np.asarray(ctype, dtype=np.int64)
+    env.num_clusters, env.num_types = num_clusters, num_types
+
+
 class ReferenceSpotSampling:
     """One env. ``reset(initial)`` takes S0 explicitly (faithful mode), so runs can be aligned."""
 
     def __init__(self, xy, section, diameter, cluster, ctype, num_clusters, num_types, *,
                  budget_ratio=_DEFAULTS.budget_ratio, mode=_DEFAULTS.mode, weights=_DEFAULTS.weights,
                  exclude_initial=_DEFAULTS.exclude_initial):
-        self.xy = np.asarray(xy, dtype=np.float64)
-        self.section = np.asarray(section, dtype=np.int64)
-        self.diameter = np.asarray(diameter, dtype=np.float64)
-        self.cluster = np.asarray(cluster, dtype=np.int64)
-        self.ctype = np.asarray(ctype, dtype=np.int64)
-        self.num_clusters, self.num_types = num_clusters, num_types
+        _set_task(self, xy, section, diameter, cluster, ctype, num_clusters, num_types)
         self.mode, self.weights, self.exclude_initial = mode, np.asarray(weights, dtype=np.float64), exclude_initial
         n = len(self.xy)
         spots = math.floor(budget_ratio * n + 1e-9)
         if mode == "marginal":
             self.total = self.round_size = spots
         else:
-            self.round_size = int(n * (budget_ratio / 3))  # the published code: ratio rho / 3 first, truncated
+            # the published code: ratio rho / 3 first, truncated, at least one spot a round
+            self.round_size = max(1, int(n * (budget_ratio / 3)))
             self.total = 3 * self.round_size
 
     def reset(self, initial=()):
@@ -128,12 +134,7 @@ class IncrementalReference:
 
     def __init__(self, xy, section, diameter, cluster, ctype, num_clusters, num_types, *,
                  budget_ratio=_DEFAULTS.budget_ratio, weights=_DEFAULTS.weights):
-        self.xy = np.asarray(xy, dtype=np.float64)
-        self.section = np.asarray(section, dtype=np.int64)
-        self.diameter = np.asarray(diameter, dtype=np.float64)
-        self.cluster = np.asarray(cluster, dtype=np.int64)
-        self.ctype = np.asarray(ctype, dtype=np.int64)
-        self.num_clusters, self.num_types = num_clusters, num_types
+        _set_task(self, xy, section, diameter, cluster, ctype, num_clusters, num_types)
         self.weights = np.asarray(weights, dtype=np.float64)
         self.members = [np.flatnonzero(self.section == s) for s in range(len(self.diameter))]
         self.total = math.floor(budget_ratio * len(self.xy) + 1e-9)
