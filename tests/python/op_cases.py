@@ -84,6 +84,20 @@ def _soft_labels_backward():
                                        [True, True]]
 
 
+def _instance_maps():
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 4, (8, 8), generator=g), torch.randint(0, 4, (8, 8), generator=g)
+
+
+def _instance_metrics():
+    return ops.instance_metrics, [*_instance_maps(), 0.5]
+
+
+def _instance_class_metrics():
+    t, p = _instance_maps()
+    return ops.instance_class_metrics, [t, p, (t > 0).long() * 2, (p > 0).long(), 3, 0.5]
+
+
 VALID_CALLS = {
     "spot_pool": _spot_pool, "spot_splat": _spot_splat, "label_pool": _label_pool,
     "_label_pool_backward": _label_pool_backward, "soft_label_loss": _soft_label_loss,
@@ -92,4 +106,5 @@ VALID_CALLS = {
     "_contrastive_loss_backward": _contrastive_loss_backward, "pearson_per_gene": _pearson_per_gene,
     "morans_i": _morans_i, "cosine_topk": _cosine_topk, "majority_filter": _majority_filter,
     "merge_topk": _merge_topk, "soft_labels": _soft_labels, "_soft_labels_backward": _soft_labels_backward,
+    "instance_metrics": _instance_metrics, "instance_class_metrics": _instance_class_metrics,
 }

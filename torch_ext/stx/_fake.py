@@ -51,4 +51,10 @@ def register_fake(op: str):
 
 
 # The families' fake kernels register themselves through register_fake above.
-from stx import _fake_losses, _fake_metrics, _fake_retrieval, _fake_spot_pool  # noqa: E402,F401
+from stx import (  # noqa: E402,F401
+    _fake_instance_metrics,
+    _fake_losses,
+    _fake_metrics,
+    _fake_retrieval,
+    _fake_spot_pool,
+)
