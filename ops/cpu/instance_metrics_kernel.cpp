@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <limits>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -13,18 +12,13 @@
 
 #include <stx/ops/instance_metrics.h>
 
+#include "ops/cpu/instance_maps.h"
+
 namespace stx::ops::instance {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int64_t kMaxClasses = int64_t{1} << 20;
-
-void check_map(const char* op, const char* name, const at::Tensor& map) {
-  TORCH_CHECK(map.device().is_cpu(), op, ": ", name, " must be a CPU tensor, got one on ", map.device());
-  TORCH_CHECK(map.dim() == 2, op, ": ", name, " must be a 2-D [H, W] map, got ", map.dim(), "-D");
-  TORCH_CHECK(at::isIntegralType(map.scalar_type(), /*includeBool=*/false), op, ": ", name,
-              " must hold integer labels, got ", map.scalar_type());
-}
 
 void check_same_shape(const char* op, const char* name, const at::Tensor& map, const at::Tensor& true_inst) {
   TORCH_CHECK(map.sizes() == true_inst.sizes(), op, ": ", name, " has shape ", map.sizes(),
@@ -36,48 +30,6 @@ void check_threshold(const char* op, double iou_threshold) {
   // so matching by threshold is unique (Kirillov et al., panoptic segmentation).
   TORCH_CHECK(iou_threshold >= 0.5 && iou_threshold < 1.0, op, ": iou_threshold must be in [0.5, 1), got ",
               iou_threshold);
-}
-
-// A map's positive ids as dense indices 1..n in increasing id order; 0 stays background.
-struct DenseMap {
-  std::vector<int32_t> index;  // per pixel
-  std::vector<int64_t> area;   // [n + 1]; area[0] counts background pixels
-  int64_t count() const { return static_cast<int64_t>(area.size()) - 1; }
-};
-
-DenseMap densify(const char* op, const char* name, const at::Tensor& map) {
-  const at::Tensor ids = map.to(at::kLong).contiguous();
-  const int64_t* p = ids.const_data_ptr<int64_t>();
-  const int64_t n = ids.numel();
-  std::unordered_set<int64_t> seen;
-  int64_t last = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    TORCH_CHECK(p[i] >= 0, op, ": ", name, " holds the negative label ", p[i], " (0 is background, ",
-                "nuclei are positive)");
-    if (p[i] != 0 && p[i] != last) seen.insert(last = p[i]);
-  }
-  std::vector<int64_t> sorted(seen.begin(), seen.end());
-  std::sort(sorted.begin(), sorted.end());
-  TORCH_CHECK(sorted.size() < static_cast<size_t>(std::numeric_limits<int32_t>::max()), op, ": ", name,
-              " holds more than 2^31 - 1 nuclei");
-  std::unordered_map<int64_t, int32_t> dense;
-  dense.reserve(sorted.size());
-  for (size_t i = 0; i < sorted.size(); ++i) dense.emplace(sorted[i], static_cast<int32_t>(i + 1));
-
-  DenseMap out;
-  out.index.resize(static_cast<size_t>(n));
-  out.area.assign(sorted.size() + 1, 0);
-  int64_t last_id = 0;
-  int32_t last_index = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (p[i] != last_id) {
-      last_id = p[i];
-      last_index = last_id == 0 ? 0 : dense.at(last_id);
-    }
-    out.index[i] = last_index;
-    ++out.area[last_index];
-  }
-  return out;
 }
 
 struct Pair {
@@ -157,8 +109,8 @@ double aggregated_jaccard(const Overlap& o) {
 
 at::Tensor instance_metrics_cpu(const at::Tensor& true_inst, const at::Tensor& pred_inst, double iou_threshold) {
   constexpr const char* op = "instance_metrics";
-  check_map(op, "true_inst", true_inst);
-  check_map(op, "pred_inst", pred_inst);
+  check_instance_map(op, "true_inst", true_inst);
+  check_instance_map(op, "pred_inst", pred_inst);
   check_same_shape(op, "pred_inst", pred_inst, true_inst);
   check_threshold(op, iou_threshold);
   const Overlap o = overlap(op, true_inst, pred_inst);
@@ -212,10 +164,10 @@ std::tuple<at::Tensor, at::Tensor> instance_class_metrics_cpu(const at::Tensor& 
                                                               const at::Tensor& true_type, const at::Tensor& pred_type,
                                                               int64_t num_classes, double iou_threshold) {
   constexpr const char* op = "instance_class_metrics";
-  check_map(op, "true_inst", true_inst);
-  check_map(op, "pred_inst", pred_inst);
-  check_map(op, "true_type", true_type);
-  check_map(op, "pred_type", pred_type);
+  check_instance_map(op, "true_inst", true_inst);
+  check_instance_map(op, "pred_inst", pred_inst);
+  check_instance_map(op, "true_type", true_type);
+  check_instance_map(op, "pred_type", pred_type);
   check_same_shape(op, "pred_inst", pred_inst, true_inst);
   check_same_shape(op, "true_type", true_type, true_inst);
   check_same_shape(op, "pred_type", pred_type, true_inst);

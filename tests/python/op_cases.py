@@ -98,6 +98,15 @@ def _instance_class_metrics():
     return ops.instance_class_metrics, [t, p, (t > 0).long() * 2, (p > 0).long(), 3, 0.5]
 
 
+def _hv_maps():
+    return ops.hv_maps, [_instance_maps()[0]]
+
+
+def _hv_instances():
+    t = _instance_maps()[0]
+    return ops.hv_instances, [(t > 0).float(), ops.hv_maps(t), 0.5, 0.4, 2]
+
+
 VALID_CALLS = {
     "spot_pool": _spot_pool, "spot_splat": _spot_splat, "label_pool": _label_pool,
     "_label_pool_backward": _label_pool_backward, "soft_label_loss": _soft_label_loss,
@@ -107,4 +116,5 @@ VALID_CALLS = {
     "morans_i": _morans_i, "cosine_topk": _cosine_topk, "majority_filter": _majority_filter,
     "merge_topk": _merge_topk, "soft_labels": _soft_labels, "_soft_labels_backward": _soft_labels_backward,
     "instance_metrics": _instance_metrics, "instance_class_metrics": _instance_class_metrics,
+    "hv_maps": _hv_maps, "hv_instances": _hv_instances,
 }

@@ -1,5 +1,5 @@
-"""instance_metrics and instance_class_metrics on CUDA maps against the CPU kernel: results on the
-maps' device, equal to the CPU's."""
+"""instance_metrics, instance_class_metrics, hv_maps and hv_instances on CUDA against the CPU
+kernels: results on the maps' device, equal to the CPU's."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,3 +34,15 @@ def test_maps_on_two_devices_are_an_error(gpu):
     t = torch.ones(3, 3, dtype=torch.long)
     with pytest.raises(RuntimeError, match="pred_inst"):
         torch.ops.stx.instance_metrics(t.to(gpu), t, 0.5)
+
+
+def test_nucleus_maps_agree(gpu):
+    rng = np.random.default_rng(7)
+    t = torch.from_numpy(ref.random_nuclei(rng))
+    hv = torch.ops.stx.hv_maps(t)
+    got = torch.ops.stx.hv_maps(t.to(gpu))
+    assert got.device == torch.device(gpu) and torch.equal(got.cpu(), hv)
+    prob = (t > 0).float()
+    want = torch.ops.stx.hv_instances(prob, hv, 0.5, 0.4, 5)
+    got = torch.ops.stx.hv_instances(prob.to(gpu), hv.to(gpu), 0.5, 0.4, 5)
+    assert got.device == torch.device(gpu) and torch.equal(got.cpu(), want)

@@ -39,7 +39,8 @@ def test_the_case_list_covers_every_registered_op():
 def test_a_meta_tensor_mixed_with_cpu_tensors_is_an_error_naming_both(name):
     op, args = VALID_CALLS[name]()
     positions = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
-    assert len(positions) >= 2
+    if len(positions) < 2:
+        pytest.skip(f"{name} takes one tensor: there is nothing to mix")
     names = [a.name for a in op.default._schema.arguments]
     for i in positions:
         mixed = list(args)

@@ -55,6 +55,7 @@ from stx import (  # noqa: E402,F401
     _fake_instance_metrics,
     _fake_losses,
     _fake_metrics,
+    _fake_nucleus_maps,
     _fake_retrieval,
     _fake_spot_pool,
 )
