@@ -107,6 +107,25 @@ def _hv_instances():
     return ops.hv_instances, [(t > 0).float(), ops.hv_maps(t), 0.5, 0.4, 2]
 
 
+def _cell_table():
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(12, 6, generator=g), torch.rand(20, 6, generator=g), torch.randint(0, 3, (20,), generator=g)
+
+
+def _cell_type_reference():
+    return ops.cell_type_reference, [*_cell_table(), 3, "knn", 5, 0.0]
+
+
+def _rank_marker_genes():
+    expr, _, _ = _cell_table()
+    return ops.rank_marker_genes, [expr, torch.arange(12) % 3, 3, 4]
+
+
+def _cell_type_markers():
+    expr, _, _ = _cell_table()
+    return ops.cell_type_markers, [expr, torch.arange(12) % 3, (torch.rand(2, 6) > 0.5).double(), 4, 0.2]
+
+
 VALID_CALLS = {
     "spot_pool": _spot_pool, "spot_splat": _spot_splat, "label_pool": _label_pool,
     "_label_pool_backward": _label_pool_backward, "soft_label_loss": _soft_label_loss,
@@ -116,5 +135,6 @@ VALID_CALLS = {
     "morans_i": _morans_i, "cosine_topk": _cosine_topk, "majority_filter": _majority_filter,
     "merge_topk": _merge_topk, "soft_labels": _soft_labels, "_soft_labels_backward": _soft_labels_backward,
     "instance_metrics": _instance_metrics, "instance_class_metrics": _instance_class_metrics,
-    "hv_maps": _hv_maps, "hv_instances": _hv_instances,
+    "hv_maps": _hv_maps, "hv_instances": _hv_instances, "cell_type_reference": _cell_type_reference,
+    "rank_marker_genes": _rank_marker_genes, "cell_type_markers": _cell_type_markers,
 }

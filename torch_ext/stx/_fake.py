@@ -52,6 +52,7 @@ def register_fake(op: str):
 
 # The families' fake kernels register themselves through register_fake above.
 from stx import (  # noqa: E402,F401
+    _fake_cell_typing,
     _fake_instance_metrics,
     _fake_losses,
     _fake_metrics,
