@@ -4,6 +4,7 @@
 
 #include <stx/modules/backbones.h>
 #include <stx/modules/dense_head.h>
+#include <stx/modules/nucleus_net.h>
 #include <stx/modules/patch_regressor.h>
 #include <stx/modules/scr2net.h>
 #include <stx/modules/scr2net_training.h>
@@ -80,4 +81,20 @@ STX_PYTHON_BINDING(modules) {
   torch::python::bind_module<DenseExpressionNetImpl>(mm, "DenseExpressionNet")
       .def(py::init<int64_t, int64_t, int64_t, bool>(), py::arg("num_genes"), py::arg("width") = 32,
            py::arg("decoder_channels") = 64, py::arg("nonnegative") = false);
+
+  const NucleusNetOptions nucleus_defaults;
+  torch::python::bind_module<NucleusNetImpl>(mm, "NucleusNet")
+      .def(py::init([](int64_t num_types, int64_t width, int64_t stages, int64_t decoder_channels) {
+             return std::make_shared<NucleusNetImpl>(NucleusNetOptions{num_types, width, stages, decoder_channels});
+           }),
+           py::arg("num_types"), py::arg("width") = nucleus_defaults.width,
+           py::arg("stages") = nucleus_defaults.stages, py::arg("decoder_channels") = nucleus_defaults.decoder_channels);
+  mm.def(
+      "nucleus_loss",
+      [](const at::Tensor& nuclear_logits, const at::Tensor& hv, const at::Tensor& type_logits,
+         const at::Tensor& instances, const at::Tensor& hv_target, const at::Tensor& types) {
+        return nucleus_loss(nuclear_logits, hv, type_logits, instances, hv_target, types);
+      },
+      py::arg("nuclear_logits"), py::arg("hv"), py::arg("type_logits"), py::arg("instances"), py::arg("hv_target"),
+      py::arg("types"), "HoVer-Net's objective with its default weights (stx/modules/nucleus_net.h)");
 }

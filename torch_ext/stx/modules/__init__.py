@@ -6,6 +6,8 @@
 - ``DenseExpressionNet(num_genes, ...)``: PixNet-style dense map ``[B, G, H, W]``, read out with
   ``stx.ops.spot_pool``.
 - ``SmallCNN``: the compact native backbone.
+- ``NucleusNet(num_types, ...)``: HoVer-Net-style nucleus model, ``forward(images) -> (nuclear
+  logits, hv maps, type logits)``, trained with ``nucleus_loss``; ``stx.ops.hv_instances`` makes nuclei.
 
 The classes are C++ modules wrapped by ``torch.nn.cpp.ModuleWrapper``; their children are C++
 objects, so ``state_dict``/``load_state_dict`` are taken from the C++ parameter and buffer tables
@@ -58,5 +60,7 @@ SCR2Net = _wrap(_cpp.SCR2Net)
 PatchRegressor = _wrap(_cpp.PatchRegressor)
 DenseExpressionNet = _wrap(_cpp.DenseExpressionNet)
 SmallCNN = _wrap(_cpp.SmallCNN)
+NucleusNet = _wrap(_cpp.NucleusNet)
+nucleus_loss = _cpp.nucleus_loss
 
-__all__ = ["SCR2Net", "PatchRegressor", "DenseExpressionNet", "SmallCNN"]
+__all__ = ["SCR2Net", "PatchRegressor", "DenseExpressionNet", "SmallCNN", "NucleusNet", "nucleus_loss"]
