@@ -64,7 +64,7 @@ std::string cpu_dispatch_report(bool calibrate) {
      << ", \"calibrated\": " << (v.calibrated ? "true" : "false")
      << ", \"engine\": " << json_string(cpu::engine_name(v.engine))
      << ", \"onednn_speedup\": " << v.onednn_speedup << ", \"avx2_speedup\": " << v.avx2_speedup
-     << ", \"speedup_over_float32\": " << v.speedup
+     << ", \"speedup_over_float32\": " << v.speedup << ", \"required_speedup\": " << v.required
      << ", \"fast\": " << (v.fast ? "true" : "false") << "}"
      << ", \"cosine_topk_int8_screen\": " << json_string(retrieval::screen_policy(calibrate)) << "}";
   return os.str();

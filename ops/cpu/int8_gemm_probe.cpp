@@ -116,14 +116,16 @@ Int8GemmVerdict int8_gemm_verdict(bool calibrate_now) {
   if (v.has_avx2_kernel) v.avx2_speedup = measured(avx2_measured, calibrate_avx2, calibrate_now);
   v.calibrated = (v.has_dot_product_isa || v.has_avx2_kernel) && (!v.has_dot_product_isa || v.onednn_speedup > 0) &&
                  (!v.has_avx2_kernel || v.avx2_speedup > 0);
-  // Default before calibration; after it, the measurably faster candidate.
-  v.engine = v.has_dot_product_isa ? Int8Engine::kOneDnn : v.has_avx2_kernel ? Int8Engine::kAvx2 : Int8Engine::kOneDnn;
-  if (v.calibrated && v.has_dot_product_isa && v.has_avx2_kernel && v.avx2_speedup > v.onednn_speedup) {
+  // Default before calibration; after it, the candidate furthest above its own minimum.
+  v.engine = v.has_dot_product_isa ? Int8Engine::kOneDnn : v.has_avx2_kernel ? Int8Engine::kAvx2 : Int8Engine::kNone;
+  if (v.calibrated && v.has_dot_product_isa && v.has_avx2_kernel &&
+      v.avx2_speedup / kMinAvx2Int8Speedup > v.onednn_speedup / kMinInt8Speedup) {
     v.engine = Int8Engine::kAvx2;
   }
-  if (!v.has_dot_product_isa && !v.has_avx2_kernel) v.engine = Int8Engine::kNone;
-  v.speedup = v.engine == Int8Engine::kAvx2 ? v.avx2_speedup : v.onednn_speedup;
-  v.fast = v.calibrated && v.speedup >= kMinInt8Speedup;
+  const bool avx2 = v.engine == Int8Engine::kAvx2;
+  v.speedup = avx2 ? v.avx2_speedup : v.onednn_speedup;
+  v.required = avx2 ? kMinAvx2Int8Speedup : kMinInt8Speedup;
+  v.fast = v.calibrated && v.speedup >= v.required;
   return v;
 }
 

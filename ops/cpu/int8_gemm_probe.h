@@ -14,6 +14,12 @@ namespace stx::ops::cpu {
 // quantisation and exact rescoring (measured: the screen's extra work is ~25% of the float32 path's
 // time, so it breaks even near 1.35x; 1.6x keeps a margin for calibration noise).
 constexpr double kMinInt8Speedup = 1.6;
+// The same for stx's AVX2 kernel. Its screen costs more per bank row (packing, and 7-bit queries
+// double the error bound's query term, so more rows are rescored): measured on an emulated AVX2 CPU
+// (docs/benchmarks.md, 2026-12-06) at 1.65-1.9x the float32 GEMM, the screen was 0.6-1.0x the
+// float32 path end to end. The kernel's ceiling is ~2x (two multiply uops per 32 byte products
+// against two 8-wide FMAs), so this keeps it off until a core measures clearly above that.
+constexpr double kMinAvx2Int8Speedup = 2.5;
 
 enum class Int8Engine { kNone, kOneDnn, kAvx2 };
 const char* engine_name(Int8Engine e);  // "none", "onednn", "avx2_maddubs"
@@ -24,11 +30,12 @@ struct Int8GemmVerdict {
   bool calibrated = false;           // every candidate engine has been measured in this process
   double onednn_speedup = 0.0;       // float32 GEMM time / oneDNN int8 GEMM time (0: not measured)
   double avx2_speedup = 0.0;         // float32 GEMM time / AVX2 kernel time (0: not measured)
-  // The engine the screen uses: when calibrated the faster candidate, before that the default
+  // The engine the screen uses: when calibrated the candidate furthest above its minimum, before that the default
   // (oneDNN with dot-product instructions, else the AVX2 kernel, else oneDNN's reference loop).
   Int8Engine engine = Int8Engine::kNone;
   double speedup = 0.0;  // the chosen engine's measured ratio
-  bool fast = false;     // calibrated && speedup >= kMinInt8Speedup
+  double required = 0.0;  // the chosen engine's minimum (kMinInt8Speedup or kMinAvx2Int8Speedup)
+  bool fast = false;       // calibrated && speedup >= required
 };
 
 // With calibrate = true the calibration of each candidate runs once (a few milliseconds on one

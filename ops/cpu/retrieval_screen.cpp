@@ -101,7 +101,7 @@ std::string screen_policy(bool calibrate) {
   if (!v.calibrated) return "not decided yet (calibrated on the first large cosine call)";
   const std::string ratio =
       c10::str(" (int8 GEMM ", cpu::engine_name(v.engine), " measured ", v.speedup, "x the float32 GEMM)");
-  if (!v.fast) return "off" + ratio + c10::str(", below the ", cpu::kMinInt8Speedup, "x it needs");
+  if (!v.fast) return "off" + ratio + c10::str(", below the ", v.required, "x it needs");
   return "on for float32 cosine with Q >= 512, Q*N*D >= 2^28, D >= 32" + ratio;
 }
 
