@@ -60,7 +60,11 @@ std::string cpu_dispatch_report(bool calibrate) {
      << ", \"isa\": " << json_string(cpu::isa_name(cpu::active_isa()))
      << ", \"isa_source\": " << json_string(cpu::active_isa_source())
      << ", \"int8_gemm\": {\"dot_product_isa\": " << (v.has_dot_product_isa ? "true" : "false")
-     << ", \"calibrated\": " << (v.calibrated ? "true" : "false") << ", \"speedup_over_float32\": " << v.speedup
+     << ", \"avx2_kernel\": " << (v.has_avx2_kernel ? "true" : "false")
+     << ", \"calibrated\": " << (v.calibrated ? "true" : "false")
+     << ", \"engine\": " << json_string(cpu::engine_name(v.engine))
+     << ", \"onednn_speedup\": " << v.onednn_speedup << ", \"avx2_speedup\": " << v.avx2_speedup
+     << ", \"speedup_over_float32\": " << v.speedup << ", \"required_speedup\": " << v.required
      << ", \"fast\": " << (v.fast ? "true" : "false") << "}"
      << ", \"cosine_topk_int8_screen\": " << json_string(retrieval::screen_policy(calibrate)) << "}";
   return os.str();

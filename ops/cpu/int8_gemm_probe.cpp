@@ -1,4 +1,4 @@
-// One-time calibration of ATen's int8 GEMM against its float32 GEMM (see int8_gemm_probe.h).
+// One-time calibration of the int8 GEMM engines against ATen's float32 GEMM (see int8_gemm_probe.h).
 #include "ops/cpu/int8_gemm_probe.h"
 
 #include <ATen/ATen.h>
@@ -10,14 +10,17 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include "ops/cpu/cpu_features.h"
+#include "ops/cpu/int8_gemm_avx2.h"
 
 namespace stx::ops::cpu {
 namespace {
 
 std::mutex probe_mutex;
-std::atomic<double> measured_speedup{0.0};  // 0 = not calibrated yet
+std::atomic<double> onednn_measured{0.0};  // 0 = not calibrated yet
+std::atomic<double> avx2_measured{0.0};
 
 double seconds_of(const std::function<void()>& fn) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -45,37 +48,84 @@ struct SingleThreaded {
 };
 
 // The shapes of the screen's tiles: a query block times a transposed bank tile.
-double calibrate() {
+constexpr int64_t kM = 256, kK = 256, kN = 1024;
+
+double float32_time() {
+  const at::Tensor a = at::full({kM, kK}, 0.5f), b = at::full({kN, kK}, 0.25f);
+  at::Tensor out = at::empty({kM, kN});
+  return best_time([&] { at::mm_out(out, a, b.t()); }, 1.0);
+}
+
+double calibrate_onednn() {
   c10::InferenceMode guard;  // plain tensors, no autograd bookkeeping
   SingleThreaded one_thread;
-  constexpr int64_t M = 256, K = 256, N = 1024;
-  const at::Tensor a = at::full({M, K}, 0.5f), b = at::full({N, K}, 0.25f);
-  const at::Tensor a8 = at::full({M, K}, 3, at::kChar), b8 = at::full({N, K}, -5, at::kChar);
-  at::Tensor out = at::empty({M, N}), out8 = at::empty({M, N}, at::kInt);
-  const double t_float = best_time([&] { at::mm_out(out, a, b.t()); }, 1.0);
+  const double t_float = float32_time();
+  const at::Tensor a8 = at::full({kM, kK}, 3, at::kChar), b8 = at::full({kN, kK}, -5, at::kChar);
+  at::Tensor out8 = at::empty({kM, kN}, at::kInt);
   const double t_int8 = best_time([&] { at::_int_mm_out(out8, a8, b8.t()); }, 20 * t_float);
   return t_float / std::max(t_int8, 1e-9);
 }
 
+// The bank tile is packed once per tile in the screen, so packing is outside the timed call.
+double calibrate_avx2() {
+  c10::InferenceMode guard;
+  SingleThreaded one_thread;
+  const double t_float = float32_time();
+  std::vector<uint8_t> a(kM * avx2_padded_depth(kK), 70);
+  std::vector<int8_t> b(kN * kK, -5), packed(avx2_packed_bytes(kN, kK));
+  std::vector<int32_t> bias(kN), out(kM * kN);
+  avx2_pack_s8(b.data(), kN, kK, kAvx2QueryOffset, packed.data(), bias.data());
+  const double t_int8 = best_time(
+      [&] { avx2_gemm_u8s8(a.data(), kM, packed.data(), kN, kK, bias.data(), out.data(), kN); }, 20 * t_float);
+  return t_float / std::max(t_int8, 1e-9);
+}
+
+double measured(std::atomic<double>& slot, double (*calibrate)(), bool calibrate_now) {
+  double v = slot.load();
+  if (v == 0.0 && calibrate_now) {
+    std::lock_guard<std::mutex> lock(probe_mutex);
+    v = slot.load();
+    if (v == 0.0) {
+      v = calibrate();
+      slot.store(v);
+    }
+  }
+  return v;
+}
+
 }  // namespace
+
+const char* engine_name(Int8Engine e) {
+  switch (e) {
+    case Int8Engine::kOneDnn:
+      return "onednn";
+    case Int8Engine::kAvx2:
+      return "avx2_maddubs";
+    case Int8Engine::kNone:
+      break;
+  }
+  return "none";
+}
 
 Int8GemmVerdict int8_gemm_verdict(bool calibrate_now) {
   Int8GemmVerdict v;
   const Features f = active_features();
   v.has_dot_product_isa = f.avx512_vnni || f.avx_vnni || f.amx_int8;
-  if (!v.has_dot_product_isa) return v;
-  double speedup = measured_speedup.load();
-  if (speedup == 0.0 && calibrate_now) {
-    std::lock_guard<std::mutex> lock(probe_mutex);
-    speedup = measured_speedup.load();
-    if (speedup == 0.0) {
-      speedup = calibrate();
-      measured_speedup.store(speedup);
-    }
+  v.has_avx2_kernel = f.avx2;
+  if (v.has_dot_product_isa) v.onednn_speedup = measured(onednn_measured, calibrate_onednn, calibrate_now);
+  if (v.has_avx2_kernel) v.avx2_speedup = measured(avx2_measured, calibrate_avx2, calibrate_now);
+  v.calibrated = (v.has_dot_product_isa || v.has_avx2_kernel) && (!v.has_dot_product_isa || v.onednn_speedup > 0) &&
+                 (!v.has_avx2_kernel || v.avx2_speedup > 0);
+  // Default before calibration; after it, the candidate furthest above its own minimum.
+  v.engine = v.has_dot_product_isa ? Int8Engine::kOneDnn : v.has_avx2_kernel ? Int8Engine::kAvx2 : Int8Engine::kNone;
+  if (v.calibrated && v.has_dot_product_isa && v.has_avx2_kernel &&
+      v.avx2_speedup / kMinAvx2Int8Speedup > v.onednn_speedup / kMinInt8Speedup) {
+    v.engine = Int8Engine::kAvx2;
   }
-  v.calibrated = speedup > 0.0;
-  v.speedup = speedup;
-  v.fast = v.calibrated && speedup >= kMinInt8Speedup;
+  const bool avx2 = v.engine == Int8Engine::kAvx2;
+  v.speedup = avx2 ? v.avx2_speedup : v.onednn_speedup;
+  v.required = avx2 ? kMinAvx2Int8Speedup : kMinInt8Speedup;
+  v.fast = v.calibrated && v.speedup >= v.required;
   return v;
 }
 

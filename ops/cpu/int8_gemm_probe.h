@@ -1,26 +1,46 @@
 #pragma once
-// Whether ATen's int8 GEMM (at::_int_mm, int32 accumulation) is fast on this machine: it needs
-// dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX-INT8; without them an int8 GEMM is slower
-// than the float32 one, up to ~70x where ATen falls back to its reference loop), and, since the
-// features alone do not say which kernel ATen/oneDNN will pick (torch's build, ONEDNN_MAX_CPU_ISA,
-// thread count), a one-time calibration per process measures it against the float32 GEMM.
+// Which int8 GEMM the int8 screen uses, and whether it is fast on this machine. Two engines:
+// - oneDNN (at::_int_mm, int32 accumulation): fast with dot-product instructions (AVX512-VNNI,
+//   AVX-VNNI or AMX-INT8); without them slower than float32, up to ~70x where ATen falls back to
+//   its reference loop, so it is only a candidate with those features;
+// - stx's own AVX2 u8 x s8 kernel (ops/cpu/int8_gemm_avx2.h, vpmaddubsw): the candidate on AVX2
+//   CPUs without dot-product instructions (e.g. AMD Zen 3), and on others if it measures faster.
+// Since the features alone do not say what a GEMM will achieve (torch's build, ONEDNN_MAX_CPU_ISA,
+// the core), a one-time calibration per process and engine measures each candidate against the
+// float32 GEMM; the faster one is used, and the screen only when it is fast enough.
 namespace stx::ops::cpu {
 
 // Minimum int8 / float32 GEMM speed ratio at which an int8-screened path pays for its per-row
 // quantisation and exact rescoring (measured: the screen's extra work is ~25% of the float32 path's
 // time, so it breaks even near 1.35x; 1.6x keeps a margin for calibration noise).
 constexpr double kMinInt8Speedup = 1.6;
+// The same for stx's AVX2 kernel. Its screen costs more per bank row (packing, and 7-bit queries
+// double the error bound's query term, so more rows are rescored): measured on an emulated AVX2 CPU
+// (docs/benchmarks.md, 2026-12-06) at 1.65-1.9x the float32 GEMM, the screen was 0.6-1.0x the
+// float32 path end to end. The kernel's ceiling is ~2x (two multiply uops per 32 byte products
+// against two 8-wide FMAs), so this keeps it off until a core measures clearly above that.
+constexpr double kMinAvx2Int8Speedup = 2.5;
+
+enum class Int8Engine { kNone, kOneDnn, kAvx2 };
+const char* engine_name(Int8Engine e);  // "none", "onednn", "avx2_maddubs"
 
 struct Int8GemmVerdict {
   bool has_dot_product_isa = false;  // AVX512-VNNI, AVX-VNNI or AMX-INT8 among the active features
-  bool calibrated = false;           // the calibration has run in this process
-  double speedup = 0.0;              // float32 GEMM time / int8 GEMM time (when calibrated)
-  bool fast = false;                 // has_dot_product_isa && calibrated && speedup >= kMinInt8Speedup
+  bool has_avx2_kernel = false;      // AVX2 among the active features (stx's own kernel can run)
+  bool calibrated = false;           // every candidate engine has been measured in this process
+  double onednn_speedup = 0.0;       // float32 GEMM time / oneDNN int8 GEMM time (0: not measured)
+  double avx2_speedup = 0.0;         // float32 GEMM time / AVX2 kernel time (0: not measured)
+  // The engine the screen uses: when calibrated the candidate furthest above its minimum, before that the default
+  // (oneDNN with dot-product instructions, else the AVX2 kernel, else oneDNN's reference loop).
+  Int8Engine engine = Int8Engine::kNone;
+  double speedup = 0.0;  // the chosen engine's measured ratio
+  double required = 0.0;  // the chosen engine's minimum (kMinInt8Speedup or kMinAvx2Int8Speedup)
+  bool fast = false;       // calibrated && speedup >= required
 };
 
-// With calibrate = true the calibration runs once (a few milliseconds on one thread; [256, 256] x
-// [256, 1024] tiles, best of five) if the features allow it and it has not run yet; with false no measurement
-// is started and an uncalibrated verdict is not fast.
+// With calibrate = true the calibration of each candidate runs once (a few milliseconds on one
+// thread; [256, 256] x [256, 1024] tiles, best of five) if it has not run yet; with false no
+// measurement is started and an uncalibrated verdict is not fast.
 Int8GemmVerdict int8_gemm_verdict(bool calibrate);
 
 }  // namespace stx::ops::cpu

@@ -1,8 +1,10 @@
 #pragma once
 // Exact cosine top-k with an int8 screen (CPU, float32): the [query tile x bank tile] scores are
-// first computed as an int8 GEMM of the quantised normalised rows (about 3x the float32 GEMM rate
-// on AVX-512 VNNI; far slower than float32 without dot-product instructions, hence the dispatch), and only bank rows whose screened score could still beat the running k-th
-// best -- given a rigorous bound on the quantisation error -- are rescored exactly in float32.
+// first computed as an int8 GEMM of the quantised normalised rows (oneDNN: about 3x the float32
+// GEMM rate on AVX-512 VNNI, far slower without dot-product instructions; stx's AVX2 kernel:
+// at most ~2x on AVX2 cores -- hence the calibrated dispatch), and only bank rows whose screened
+// score could still beat the running k-th best -- given a rigorous bound on the quantisation
+// error -- are rescored exactly in float32.
 // The result is the float32 top-k; only the work changes.
 #include <ATen/core/Tensor.h>
 
@@ -16,8 +18,8 @@
 namespace stx::ops::retrieval {
 
 // Whether a float32 cosine_topk takes the screened path: cosine metric, a problem big enough for
-// the GEMM to dominate, and an int8 GEMM that is fast on this machine (dot-product instructions
-// and a one-time calibration, ops/cpu/int8_gemm_probe.h). STX_COSINE_TOPK_SCREEN=0 / =1 forces it
+// the GEMM to dominate, and an int8 GEMM engine that is fast on this machine (a one-time
+// calibration, ops/cpu/int8_gemm_probe.h). STX_COSINE_TOPK_SCREEN=0 / =1 forces it
 // off / on.
 bool use_int8_screen(Metric metric, int64_t Q, int64_t N, int64_t D);
 

@@ -41,7 +41,9 @@ def print_header(title: str, device: str = "cpu") -> dict:
 
     report = json.loads(torch.ops.stx._cpu_dispatch(True))
     gemm = report["int8_gemm"]
-    speed = f", int8/float32 GEMM speed {gemm['speedup_over_float32']:.2f}x" if gemm["calibrated"] else ""
+    speed = (f", int8 GEMM engine {gemm['engine']} at {gemm['speedup_over_float32']:.2f}x the float32 GEMM "
+             f"(oneDNN {gemm['onednn_speedup']:.2f}x, AVX2 kernel {gemm['avx2_speedup']:.2f}x; 0 = not a candidate)"
+             if gemm["calibrated"] else "")
     overrides = {k: os.environ[k] for k in DISPATCH_OVERRIDES if k in os.environ}
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"== {title} ({now})")
@@ -54,6 +56,7 @@ def print_header(title: str, device: str = "cpu") -> dict:
           f"cosine_topk int8 screen: {report['cosine_topk_int8_screen']}")
     if device == "cuda" and torch.cuda.is_available():
         print(f"CUDA device: {torch.cuda.get_device_name()}")
+    print(f"load average (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"dispatch overrides set: {', '.join(f'{k}={v}' for k, v in overrides.items()) or 'none'}")
     return report
 

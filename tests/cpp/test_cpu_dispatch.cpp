@@ -99,24 +99,26 @@ TEST(CpuDispatch, EveryKernelVersionGivesIdenticalResults) {
   }
 }
 
-TEST(CpuDispatch, LevelsWithoutVnniNeverTakeTheInt8Screen) {
+TEST(CpuDispatch, LevelsWithoutVnniScreenOnTheAvx2KernelOnlyWhenItPays) {
   DispatchGuard guard;
   stx::ops::set_cpu_isa("avx2");  // what an AVX2-only CPU (no VNNI, no AMX) reports
   const std::string r = stx::ops::cpu_dispatch_report(/*calibrate=*/true);
-  EXPECT_EQ(field(r, "cosine_topk_int8_screen").rfind("off (no AVX512-VNNI", 0), 0u) << r;
+  EXPECT_NE(r.find("\"engine\": \"avx2_maddubs\""), std::string::npos) << r;
+  const bool fast = r.find("\"fast\": true") != std::string::npos;
+  EXPECT_EQ(field(r, "cosine_topk_int8_screen").rfind(fast ? "on" : "off", 0), 0u) << r;
   const auto begin = r.find("\"active_features\": [");
   const std::string active = r.substr(begin, r.find(']', begin) - begin);
   EXPECT_EQ(active.find("vnni"), std::string::npos) << r;
   EXPECT_EQ(active.find("avx512"), std::string::npos) << r;
-  // A problem large enough for the screen: the automatic choice equals the forced float32 path
-  // bit for bit (the screened path rescores with a different summation order).
+  // A problem large enough for the screen: the automatic choice equals the forced path of the
+  // calibration's verdict bit for bit (the screened path rescores with a different summation order).
   at::manual_seed(5);
   const at::Tensor q = at::randn({512, 64}), b = at::randn({8192, 64});
   auto [s_auto, i_auto] = stx::ops::cosine_topk(q, b, 20);
-  setenv("STX_COSINE_TOPK_SCREEN", "0", 1);
-  auto [s_off, i_off] = stx::ops::cosine_topk(q, b, 20);
-  EXPECT_TRUE(at::equal(s_auto, s_off));
-  EXPECT_TRUE(at::equal(i_auto, i_off));
+  setenv("STX_COSINE_TOPK_SCREEN", fast ? "1" : "0", 1);
+  auto [s_forced, i_forced] = stx::ops::cosine_topk(q, b, 20);
+  EXPECT_TRUE(at::equal(s_auto, s_forced));
+  EXPECT_TRUE(at::equal(i_auto, i_forced));
 }
 
 TEST(CpuDispatch, BadLevelsAreErrors) {

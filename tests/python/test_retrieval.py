@@ -419,28 +419,33 @@ def test_screen_dispatch_follows_the_int8_gemm(monkeypatch, auto_isa):
     on, off = forced("1"), forced("0")
     assert torch.equal(on[1], off[1]) and torch.allclose(on[0], off[0], atol=1e-6)
     assert not torch.equal(on[0], off[0]), "the two paths should differ in rounding"
-    # What an AVX2-only CPU (no VNNI/AMX) reports: the screen is never taken.
+    # What an AVX2-only CPU (no VNNI/AMX) reports: the screen runs on stx's AVX2 kernel, and only
+    # if its calibration says it pays.
     torch.ops.stx._set_cpu_isa("avx2")
     report = cpu_dispatch(calibrate=True)
     assert not any("vnni" in f or "avx512" in f or "amx" in f for f in report["active_features"])
-    assert report["cosine_topk_int8_screen"].startswith("off (no AVX512-VNNI")
+    gemm = report["int8_gemm"]
+    assert gemm["engine"] == "avx2_maddubs" and gemm["speedup_over_float32"] == gemm["avx2_speedup"] > 0
     auto = stx.ops.cosine_topk(q, b, 20)
-    assert torch.equal(auto[0], off[0])
-    # The machine's own level: the screen is taken exactly when the calibrated int8 GEMM is fast.
+    assert torch.equal(auto[0], (on if gemm["fast"] else off)[0]), report
+    # The machine's own level: the screen is taken exactly when the faster calibrated engine is fast.
     torch.ops.stx._set_cpu_isa("auto")
     report = cpu_dispatch(calibrate=True)
     auto = stx.ops.cosine_topk(q, b, 20)
     assert torch.equal(auto[0], (on if report["int8_gemm"]["fast"] else off)[0]), report
-    assert report["int8_gemm"]["fast"] == (report["int8_gemm"]["dot_product_isa"]
-                                           and report["int8_gemm"]["speedup_over_float32"] >= 1.6)
+    gemm = report["int8_gemm"]
+    chosen = {"onednn": gemm["onednn_speedup"], "avx2_maddubs": gemm["avx2_speedup"]}[gemm["engine"]]
+    assert gemm["speedup_over_float32"] == chosen
+    assert gemm["required_speedup"] == {"onednn": 1.6, "avx2_maddubs": 2.5}[gemm["engine"]]
+    assert gemm["fast"] == (gemm["speedup_over_float32"] >= gemm["required_speedup"])
 
 
 def test_stx_cpu_isa_environment_caps_the_level():
     code = ("import json, torch, stx; r = json.loads(torch.ops.stx._cpu_dispatch(False)); "
-            "print(r['isa'], r['isa_source'], r['cosine_topk_int8_screen'].split(' (')[0])")
+            "print(r['isa'], r['isa_source'], r['int8_gemm']['engine'])")
     env = dict(os.environ, STX_CPU_ISA="avx2")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["avx2", "STX_CPU_ISA=avx2", "off"]
+    assert out.stdout.split() == ["avx2", "STX_CPU_ISA=avx2", "avx2_maddubs"]
     env["STX_CPU_ISA"] = "sse9"
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "STX_CPU_ISA must be" in bad.stderr
