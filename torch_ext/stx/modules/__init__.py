@@ -6,6 +6,10 @@
 - ``DenseExpressionNet(num_genes, ...)``: PixNet-style dense map ``[B, G, H, W]``, read out with
   ``stx.ops.spot_pool``.
 - ``SmallCNN``: the compact native backbone.
+- ``TorchvisionNet(arch, weights="")``: native C++ ResNet-18/50, DenseNet-121, MobileNetV2 and
+  EfficientNet-B0 (``torchvision_net_names()``) up to global pooling; their ``state_dict`` keys are
+  torchvision's, so ``torch.save(torchvision_model.state_dict())`` files load into them
+  (``weights=``, read weights-only in C++; the classifier keys are skipped).
 
 The classes are C++ modules wrapped by ``torch.nn.cpp.ModuleWrapper``; their children are C++
 objects, so ``state_dict``/``load_state_dict`` are taken from the C++ parameter and buffer tables
@@ -58,5 +62,9 @@ SCR2Net = _wrap(_cpp.SCR2Net)
 PatchRegressor = _wrap(_cpp.PatchRegressor)
 DenseExpressionNet = _wrap(_cpp.DenseExpressionNet)
 SmallCNN = _wrap(_cpp.SmallCNN)
+TorchvisionNet = _wrap(_cpp.TorchvisionNet)
+torchvision_net_names = _cpp.torchvision_net_names
+read_state_dict_file = _cpp.read_state_dict_file
 
-__all__ = ["SCR2Net", "PatchRegressor", "DenseExpressionNet", "SmallCNN"]
+__all__ = ["SCR2Net", "PatchRegressor", "DenseExpressionNet", "SmallCNN", "TorchvisionNet", "torchvision_net_names",
+           "read_state_dict_file"]
