@@ -40,5 +40,7 @@ def test_accuracy_follows_the_stronger_correlate(tmp_path):
     assert got["morans_i"] == {"spearman_rho": pytest.approx(rho), "p_value": pytest.approx(p)}
     assert got["follows"] == "spatial structure"
     assert accuracy_vs_structure(abundance + rng.normal(0, 0.1, 60), moran, abundance)["follows"] == "abundance"
+    constant = accuracy_vs_structure(np.zeros(60), moran, abundance)  # a model that predicts one profile
+    assert np.isnan(constant["morans_i"]["spearman_rho"]) and constant["follows"].startswith("undetermined")
     scatter_plots(pcc, moran, abundance, got, tmp_path / "pcc.png")
     assert (tmp_path / "pcc.png").stat().st_size > 0

@@ -53,7 +53,7 @@ def set_metrics(pcc_per_gene, sets: Dict[str, list]) -> Dict[str, dict]:
 def accuracy_vs_structure(pcc_per_gene, morans_i, abundance) -> dict:
     """Spearman rho and its p-value of per-gene PCC against Moran's I of the measured map and against
     mean abundance, over the genes where all three are finite, and which of the two PCC follows more
-    (the larger rho)."""
+    (the larger rho; undetermined when either is undefined because an input is constant)."""
     pcc, moran, mean = (np.asarray(v, dtype=np.float64) for v in (pcc_per_gene, morans_i, abundance))
     if not pcc.shape == moran.shape == mean.shape:
         raise ValueError("accuracy_vs_structure: pcc, morans_i and abundance need one value per gene")
@@ -62,10 +62,16 @@ def accuracy_vs_structure(pcc_per_gene, morans_i, abundance) -> dict:
         raise ValueError("accuracy_vs_structure: need at least 3 genes with finite values")
     out = {"n_genes": int(keep.sum())}
     for name, other in (("morans_i", moran), ("abundance", mean)):
-        rho, p = stats.spearmanr(pcc[keep], other[keep])
+        if np.ptp(pcc[keep]) == 0 or np.ptp(other[keep]) == 0:  # e.g. a model that predicts one profile
+            rho = p = float("nan")
+        else:
+            rho, p = stats.spearmanr(pcc[keep], other[keep])
         out[name] = {"spearman_rho": float(rho), "p_value": float(p)}
-    out["follows"] = "spatial structure" if out["morans_i"]["spearman_rho"] > out["abundance"]["spearman_rho"] \
-        else "abundance"
+    rho_moran, rho_abundance = out["morans_i"]["spearman_rho"], out["abundance"]["spearman_rho"]
+    if not (np.isfinite(rho_moran) and np.isfinite(rho_abundance)):
+        out["follows"] = "undetermined (constant PCC, Moran's I or abundance)"
+    else:
+        out["follows"] = "spatial structure" if rho_moran > rho_abundance else "abundance"
     return out
 
 
