@@ -11,10 +11,10 @@ from stx.modules import PatchRegressor
 
 def test_baseline_writes_the_table_and_plots(tmp_path, capsys):
     study = tmp_path / "study"
-    stx.data.make_synthetic(str(study), seed=1, n_sections=2, image_size_px=800)
+    stx.data.make_synthetic(str(study), seed=1, n_sections=2, image_size_px=600)
     (tmp_path / "markers.txt").write_text("# two markers\nnot_a_gene\n")
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"steps": 8, "top_genes": 12, "patch_size": 16, "width": 4, "hidden_dim": 8,
+    cfg.write_text(json.dumps({"steps": 4, "top_genes": 12, "patch_size": 16, "width": 4, "hidden_dim": 8,
                                "augment": "morphology", "seed": 0}))
     out = tmp_path / "out"
     argv = ["baseline", "--data", str(study), "--config", str(cfg), "--out", str(out), "--set-size", "5",

@@ -24,9 +24,9 @@ def test_it_trains_with_mse_on_the_native_cnn():
     # a target the image determines: mean brightness of each channel
     targets = patches.float().mean((2, 3)) / 64.0
     labels = torch.zeros(24, dtype=torch.long)
-    c = config(steps=60, batch_size=8, width=8, hidden_dim=16, dropout=0.0, lr=5e-3)
+    c = config(steps=30, batch_size=8, width=4, hidden_dim=16, dropout=0.0, lr=5e-3)
     model, losses = train.train(patches, targets, labels, c, seed=0, retrieval=False)
-    assert len(losses) == 60 and all(l == l for l in losses)
+    assert len(losses) == 30 and all(l == l for l in losses)
     assert sum(losses[-10:]) < sum(losses[:10])
     pred = train.predict(model, patches)
     assert pred.shape == (24, 3)

@@ -72,7 +72,7 @@ def test_parameter_counts_and_keys_are_torchvisions(arch):
     for key, shape in TORCHVISION_KEYS[arch].items():
         assert tuple(state[key].shape) == shape, key
     assert not any(k.startswith(net.classifier_prefix) for k in state)
-    out = evaluated(net)(torch.randn(2, 3, 64, 64))
+    out = evaluated(net)(torch.randn(2, 3, 32, 32))
     assert out.shape == (2, net.out_dim)
 
 
@@ -114,7 +114,7 @@ def test_a_weights_file_reproduces_the_saved_models_outputs(arch, tmp_path):
     torch.save(state, path)
     torch.manual_seed(2)
     loaded = evaluated(TorchvisionNet(arch, weights=str(path)))
-    images = torch.randn(2, 3, 48, 48)
+    images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(loaded(images), saved(images), rtol=0, atol=0)
 
