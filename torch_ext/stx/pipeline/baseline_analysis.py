@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-from scipy import stats
 
 PCC_THRESHOLD = 0.3
 
@@ -54,6 +53,10 @@ def accuracy_vs_structure(pcc_per_gene, morans_i, abundance) -> dict:
     """Spearman rho and its p-value of per-gene PCC against Moran's I of the measured map and against
     mean abundance, over the genes where all three are finite, and which of the two PCC follows more
     (the larger rho; undetermined when either is undefined because an input is constant)."""
+    try:
+        from scipy import stats  # only the analysis needs SciPy (not a dependency of `import stx`)
+    except ImportError as exc:
+        raise RuntimeError("the baseline analysis needs SciPy (pip install scipy)") from exc
     pcc, moran, mean = (np.asarray(v, dtype=np.float64) for v in (pcc_per_gene, morans_i, abundance))
     if not pcc.shape == moran.shape == mean.shape:
         raise ValueError("accuracy_vs_structure: pcc, morans_i and abundance need one value per gene")
