@@ -5,6 +5,9 @@
 
 #include <filesystem>
 
+#include <stx/modules/torchvision_nets.h>
+#include <stx/modules/weights_file.h>
+
 namespace stx::modules {
 namespace {
 
@@ -88,16 +91,31 @@ void TorchScriptBackboneImpl::train(bool on) {
   module_.train(on);
 }
 
-BackboneSpec make_backbone(const std::string& name_or_path, int64_t small_cnn_width) {
+bool is_backbone(const std::string& name_or_path) {
+  return name_or_path == "small_cnn" || is_torchvision_net(name_or_path) || std::filesystem::is_regular_file(name_or_path);
+}
+
+BackboneSpec make_backbone(const std::string& name_or_path, int64_t small_cnn_width, const std::string& weights) {
   BackboneSpec spec;
   if (name_or_path == "small_cnn") {
     SmallCNNOptions options;
     options.width = small_cnn_width;
     SmallCNN net(options);
+    if (!weights.empty()) load_weights_file(*net, weights, "", "small_cnn");
     spec.out_dim = net->out_dim();
     spec.base = net.ptr();
     spec.module = torch::nn::AnyModule(net);
+  } else if (is_torchvision_net(name_or_path)) {
+    auto net = make_torchvision_net(name_or_path, weights);
+    spec.out_dim = net->out_dim();
+    spec.base = net;
+    spec.module = torch::nn::AnyModule(net);
   } else {
+    TORCH_CHECK(std::filesystem::is_regular_file(name_or_path), "backbone '", name_or_path,
+                "' is neither small_cnn, a native torchvision architecture (resnet18, resnet50, densenet121, ",
+                "mobilenet_v2, efficientnet_b0) nor an existing TorchScript file");
+    TORCH_CHECK(weights.empty(), "backbone '", name_or_path, "': a weights file applies to the native backbones; ",
+                "a TorchScript file carries its own weights");
     TorchScriptBackbone net(name_or_path);
     spec.out_dim = net->out_dim();
     spec.base = net.ptr();

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include <stx/modules/backbones.h>
 #include <stx/modules/scr2net.h>
 #include <stx/train/recipe.h>
 
@@ -66,7 +67,15 @@ std::vector<ConfigKey> build_schema() {
       ranged(key("lr", "float", 2e-3, "AdamW learning rate (cosine schedule to 0)"), 0, 10, true),
       ranged(key("weight_decay", "float", 1e-4, "AdamW weight decay"), 0, 10),
       with_choices(key("model", "string", "scr2net", "model recipe (see stx::train::recipe_names())"), {}),
-      key("backbone", "string", "small_cnn", "image backbone: small_cnn or a TorchScript file"),
+      key("backbone", "string", "small_cnn",
+          "image backbone: small_cnn, resnet18, resnet50, densenet121, mobilenet_v2, efficientnet_b0 or a TorchScript "
+          "file"),
+      key("backbone_weights", "path?", nullptr,
+          "state_dict file (torch.save'd, e.g. torchvision ImageNet weights) for a native backbone; null: random init"),
+      with_choices(key("augment", "string", "dihedral",
+                       "training augmentation preset (stx/data/augment.h): dihedral, morphology (flips, transpose, "
+                       "shift-scale-rotate), stnet (rotations, flips, colour jitter, blur) or none"),
+                   {"dihedral", "morphology", "stnet", "none"}),
       ranged(key("width", "int", 16, "SmallCNN width"), 1, 4096),
       ranged(key("hidden_dim", "int", scr2net.hidden_dim, "regression MLP width"), 1, 1 << 16),
       ranged(key("projection_dim", "int", scr2net.projection_dim, "retrieval space width"), 1, 1 << 16),
@@ -211,8 +220,9 @@ Config resolve_config(const nlohmann::json& values, const std::string& source) {
   }
   const auto device = c.values["device"].get<std::string>();
   const auto backbone = c.values["backbone"].get<std::string>();
-  TORCH_CHECK(backbone == "small_cnn" || std::filesystem::is_regular_file(backbone), prefix, "config 'backbone': '",
-              backbone, "' is neither small_cnn nor an existing TorchScript file");
+  TORCH_CHECK(stx::modules::is_backbone(backbone), prefix, "config 'backbone': '", backbone,
+              "' is neither a native backbone (small_cnn, resnet18, resnet50, densenet121, mobilenet_v2, "
+              "efficientnet_b0) nor an existing TorchScript file");
   TORCH_CHECK(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, prefix,
               "config 'device' must be cpu or cuda[:i], got '", device, "'");
   return c;

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <sstream>
 
-#include <stx/data/spot_dataset.h>
+#include <stx/data/augment.h>
 #include <stx/stx.h>
 #include <stx/train/checkpoint.h>
 
@@ -82,12 +82,19 @@ void restore(TrainableModel& model, torch::optim::AdamW& opt, at::Generator& gen
 
 }  // namespace
 
-at::Tensor to_input(const at::Tensor& patches_u8, const std::string& device) {
-  auto x = patches_u8.to(at::Device(device), at::kFloat).div(255.0);
-  // ImageNet statistics: the convention of pretrained TorchScript backbones.
+at::Tensor to_unit(const at::Tensor& patches_u8, const std::string& device) {
+  return patches_u8.to(at::Device(device), at::kFloat).div(255.0);
+}
+
+at::Tensor normalise(const at::Tensor& x) {
+  // ImageNet statistics: the convention of pretrained backbones.
   auto mean = at::tensor({0.485, 0.456, 0.406}, x.options()).view({1, 3, 1, 1});
   auto std = at::tensor({0.229, 0.224, 0.225}, x.options()).view({1, 3, 1, 1});
   return (x - mean) / std;
+}
+
+at::Tensor to_input(const at::Tensor& patches_u8, const std::string& device) {
+  return normalise(to_unit(patches_u8, device));
 }
 
 TrainResult train_model(const TrainRequest& r, const Config& config, const TrainHooks& hooks) {
@@ -104,6 +111,7 @@ TrainResult train_model(const TrainRequest& r, const Config& config, const Train
   const auto device = config.string("device");
   const int64_t steps = config.integer("steps");
   const double lr = config.number("lr");
+  const auto augment = config.string("augment");
 
   torch::manual_seed(r.seed);  // the same initial weights on every rank
   auto gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
@@ -162,9 +170,8 @@ TrainResult train_model(const TrainRequest& r, const Config& config, const Train
     }
     auto idx = order.slice(0, cursor, cursor + batch).slice(0, hooks.rank, c10::nullopt, hooks.world);
     cursor += batch;
-    // A random element of the dihedral group per batch: flips and quarter turns keep morphology.
-    const int64_t k = at::randint(0, 8, {1}, gen).item<int64_t>();
-    auto x = stx::data::dihedral_transform(to_input(r.patches.index_select(0, idx), device), k);
+    // Config augment: a preset of stx/data/augment.h on [0, 1] images, then the normalisation.
+    auto x = normalise(stx::data::augment(to_unit(r.patches.index_select(0, idx), device), augment, gen));
     for (auto& group : opt.param_groups()) {  // cosine schedule to 0 over `steps`
       group.options().set_lr(lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / steps)));
     }

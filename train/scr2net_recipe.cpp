@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include <stx/modules/backbones.h>
 #include <stx/modules/scr2net.h>
 #include <stx/modules/scr2net_training.h>
 #include <stx/ops/retrieval.h>
@@ -18,8 +19,10 @@ class SCR2NetModel final : public TrainableModel {
  public:
   SCR2NetModel(const Config& c, int64_t num_genes) : net_(nullptr) {
     const auto backbone = c.string("backbone");
-    TORCH_CHECK(backbone == "small_cnn" || std::filesystem::is_regular_file(backbone),
-                "config 'backbone': '", backbone, "' is neither small_cnn nor an existing TorchScript file");
+    TORCH_CHECK(stx::modules::is_backbone(backbone), "config 'backbone': '", backbone,
+                "' is neither a native backbone nor an existing TorchScript file");
+    TORCH_CHECK(c.string("backbone_weights").empty(),
+                "config 'backbone_weights': model scr2net does not load weight files; use model patch_regressor");
     try {
       net_ = stx::modules::SCR2Net(stx::modules::SCR2NetOptions{num_genes, backbone, c.integer("width"),
                                                                 c.integer("hidden_dim"), c.integer("projection_dim"),

@@ -53,7 +53,7 @@ TEST(Modules, DenseNetMapMatchesInputResolutionAndBackprops) {
 }
 
 TEST(Modules, PatchRegressorOutput) {
-  PatchRegressor net(PatchRegressorOptions{7, "small_cnn", 8, 16, 0.5});
+  PatchRegressor net(PatchRegressorOptions{7, "small_cnn", 8, 16, 0.5, ""});
   EXPECT_EQ(net->forward(torch::randn({2, 3, 32, 32})).sizes(), (std::vector<int64_t>{2, 7}));
 }
 

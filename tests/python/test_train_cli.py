@@ -53,7 +53,7 @@ BAD_VALUES = [
     ({"seed": -1}, "'seed' must be in"),
     ({"seed": 1.5}, "'seed' must be an integer"),
     ({"seed": 1e23}, "'seed' must be an integer"),
-    ({"backbone": "/nonexistent/backbone.pt"}, "neither small_cnn nor an existing TorchScript file"),
+    ({"backbone": "/nonexistent/backbone.pt"}, "neither a native backbone (small_cnn, resnet18"),
 ]
 
 

@@ -9,6 +9,8 @@
 #include <stx/modules/scr2net.h>
 #include <stx/modules/scr2net_training.h>
 #include <stx/modules/spot_labels.h>
+#include <stx/modules/torchvision_nets.h>
+#include <stx/modules/weights_file.h>
 
 #include "torch_ext/csrc/bindings.h"
 
@@ -71,12 +73,27 @@ STX_PYTHON_BINDING(modules) {
 
   torch::python::bind_module<PatchRegressorImpl>(mm, "PatchRegressor")
       .def(py::init([](int64_t num_genes, const std::string& backbone, int64_t small_cnn_width, int64_t hidden_dim,
-                       double dropout) {
+                       double dropout, const std::string& backbone_weights) {
              return std::make_shared<PatchRegressorImpl>(
-                 PatchRegressorOptions{num_genes, backbone, small_cnn_width, hidden_dim, dropout});
+                 PatchRegressorOptions{num_genes, backbone, small_cnn_width, hidden_dim, dropout, backbone_weights});
            }),
            py::arg("num_genes"), py::arg("backbone") = "small_cnn", py::arg("small_cnn_width") = 32,
-           py::arg("hidden_dim") = 512, py::arg("dropout") = 0.5);
+           py::arg("hidden_dim") = 512, py::arg("dropout") = 0.5, py::arg("backbone_weights") = "")
+      .def_property_readonly("backbone_parameters", &PatchRegressorImpl::backbone_parameters)
+      .def_property_readonly("head_parameters", &PatchRegressorImpl::head_parameters);
+
+  // The native torchvision architectures; their state_dict keys are torchvision's (classifier excluded).
+  torch::python::bind_module<TorchvisionNetImpl>(mm, "TorchvisionNet")
+      .def(py::init([](const std::string& arch, const std::string& weights) {
+             return make_torchvision_net(arch, weights);
+           }),
+           py::arg("arch"), py::arg("weights") = "")
+      .def_property_readonly("out_dim", &TorchvisionNetImpl::out_dim)
+      .def_property_readonly("arch", &TorchvisionNetImpl::arch)
+      .def_property_readonly("classifier_prefix", &TorchvisionNetImpl::classifier_prefix);
+  mm.def("torchvision_net_names", &torchvision_net_names);
+  mm.def("read_state_dict_file", &read_state_dict_file, py::arg("path"),
+         "A torch.save'd state_dict read weights-only by C++: [(name, tensor)] in file order");
 
   torch::python::bind_module<DenseExpressionNetImpl>(mm, "DenseExpressionNet")
       .def(py::init<int64_t, int64_t, int64_t, bool>(), py::arg("num_genes"), py::arg("width") = 32,

@@ -2,6 +2,9 @@
 // the GIL; bad input surfaces as ValueError (c10 errors otherwise map to RuntimeError).
 #include <pybind11/stl.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <stx/data/augment.h>
 #include <stx/data/image.h>
 #include <stx/data/patch.h>
 #include <stx/data/slide.h>
@@ -129,6 +132,32 @@ STX_PYTHON_BINDING(slides) {
   s.def("dihedral_transform",
         [](const at::Tensor& images, int64_t k) { return as_value_error([&] { return dihedral_transform(images, k); }); },
         py::arg("images"), py::arg("k"));
+
+  s.def("augment_presets", &augment_presets);
+  s.def(
+      "augment",
+      [](const at::Tensor& images, const std::string& preset, uint64_t seed) {
+        return as_value_error([&] {
+          auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+          return augment(images, preset, gen);
+        });
+      },
+      py::arg("images"), py::arg("preset"), py::arg("seed"));
+  s.def("shift_scale_rotate",
+        [](const at::Tensor& images, const at::Tensor& degrees, const at::Tensor& scale, const at::Tensor& shift_x,
+           const at::Tensor& shift_y) {
+          return as_value_error([&] { return shift_scale_rotate(images, degrees, scale, shift_x, shift_y); });
+        },
+        py::arg("images"), py::arg("degrees"), py::arg("scale"), py::arg("shift_x"), py::arg("shift_y"));
+  s.def("colour_jitter",
+        [](const at::Tensor& images, const at::Tensor& brightness, const at::Tensor& contrast,
+           const at::Tensor& saturation) {
+          return as_value_error([&] { return colour_jitter(images, brightness, contrast, saturation); });
+        },
+        py::arg("images"), py::arg("brightness"), py::arg("contrast"), py::arg("saturation"));
+  s.def("gaussian_blur",
+        [](const at::Tensor& images, double sigma) { return as_value_error([&] { return gaussian_blur(images, sigma); }); },
+        py::arg("images"), py::arg("sigma"));
 
   py::class_<SpotDataset>(s, "SpotDataset")
       .def(py::init([](at::Tensor patches, at::Tensor expression, at::Tensor coords, at::Tensor sections, bool augment,

@@ -221,6 +221,8 @@ STX_PYTHON_BINDING(train) {
   t.def("read_selection", [](const std::string& path, const std::vector<std::string>& names, int64_t n) {
     return as_value_error([&] { return read_selection(path, names, n); });
   });
+  t.def("read_gene_list", [](const std::string& path) { return as_value_error([&] { return read_gene_list(path); }); },
+        py::arg("path"), "A gene list: .npy of strings or text with one name per line ('#' comments)");
   t.def("split_sections", [](const std::vector<Section>& sections, const std::string& test_names) {
     return as_value_error([&] {
       std::vector<Section> train, test;

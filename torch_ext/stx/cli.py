@@ -1,4 +1,4 @@
-"""``python -m stx {demo,sample,train,evaluate,config,schema}``: the Python front end of the
+"""``python -m stx {demo,sample,train,evaluate,baseline,config,schema}``: the Python front end of the
 training layer (``stx-train`` is the native one: same config file, checkpoint and metrics.json).
 
 Every run writes ``metrics.json``; nothing already written (reports, checkpoints, selections) is
@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(evaluate, keys)
     evaluate.add_argument("--checkpoint", required=True)
     evaluate.add_argument("--sections", required=True, help="comma-separated evaluation sections")
+
+    baseline = sub.add_parser("baseline", help="the single-patch baseline study: backbones, gene sets, PCC vs "
+                              "Moran's I (docs/baseline.md)")
+    _common(baseline, keys, out_default="out/baseline")
+    baseline.add_argument("--backbones", default="small_cnn",
+                          help="comma-separated: small_cnn, resnet18, resnet50, densenet121, mobilenet_v2, "
+                          "efficientnet_b0 (config backbone_weights applies to every one)")
+    baseline.add_argument("--test-sections", default=None, help="comma-separated held-out sections (default: the last)")
+    baseline.add_argument("--markers", default=None, help="marker gene list (.npy of strings or text, one per line)")
+    baseline.add_argument("--set-size", type=int, default=50, help="genes in the HEG and HVG sets")
 
     config = sub.add_parser("config", help="print the resolved config (defaults < --config file < flags)")
     _common(config, keys, out_default="")

@@ -1,6 +1,6 @@
 #pragma once
-// Image backbones: a compact native CNN that trains on CPU, and any TorchScript module file
-// (e.g. an EfficientNet-B0 / DenseNet-121 / UNI exported by the user).
+// Image backbones: a compact native CNN that trains on CPU, native torchvision architectures
+// (stx/modules/torchvision_nets.h), and any TorchScript module file (e.g. a UNI exported by the user).
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/any.h>
@@ -55,12 +55,17 @@ class STX_API TorchScriptBackboneImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TorchScriptBackbone);
 
-// "small_cnn" (native) or a path to a TorchScript file; returns the module and its feature size.
+// "small_cnn", a torchvision architecture name (torchvision_net_names()) or a path to a TorchScript
+// file; returns the module and its feature size. `weights`: a state_dict file (torch.save'd, loaded
+// weights-only) for the native backbones, "" for random initialisation.
 struct BackboneSpec {
   torch::nn::AnyModule module;
   int64_t out_dim = 0;
   std::shared_ptr<torch::nn::Module> base;  // for register_module
 };
-STX_API BackboneSpec make_backbone(const std::string& name_or_path, int64_t small_cnn_width = 32);
+STX_API BackboneSpec make_backbone(const std::string& name_or_path, int64_t small_cnn_width = 32,
+                                   const std::string& weights = "");
+// Whether make_backbone accepts `name_or_path` (a native name or an existing file).
+STX_API bool is_backbone(const std::string& name_or_path);
 
 }  // namespace stx::modules

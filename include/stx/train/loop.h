@@ -1,6 +1,6 @@
 #pragma once
-// The one training loop of stx: AdamW with a cosine schedule, seeded batches and dihedral
-// augmentation (stx::data::dihedral_transform), non-finite-loss detection, periodic resumable
+// The one training loop of stx: AdamW with a cosine schedule, seeded batches and augmentation
+// (config augment: a preset of stx/data/augment.h), non-finite-loss detection, periodic resumable
 // checkpoints, progress, and hooks a front end fills for torch.distributed (gradient averaging,
 // a bank sharded across ranks). Prediction and the ImageNet normalisation live here too.
 #include <ATen/core/Tensor.h>
@@ -32,8 +32,11 @@ struct TrainResult {
   std::vector<double> losses;
 };
 
-// uint8 [B,3,S,S] -> float ImageNet-normalised on `device`.
+// uint8 [B,3,S,S] -> float ImageNet-normalised on `device` (= normalise(to_unit(...))).
 STX_API at::Tensor to_input(const at::Tensor& patches_u8, const std::string& device);
+// uint8 [B,3,S,S] -> float in [0, 1] on `device`; and the ImageNet normalisation of such images.
+STX_API at::Tensor to_unit(const at::Tensor& patches_u8, const std::string& device);
+STX_API at::Tensor normalise(const at::Tensor& images);
 
 // patches uint8 [N,3,S,S], targets [N,G] log1p, labels int64 [N]. `resume_from`: a checkpoint with a
 // training state to continue (same data and config); `checkpoint_path`: where config

@@ -8,6 +8,10 @@
 - ``SmallCNN``: the compact native backbone.
 - ``NucleusNet(num_types, ...)``: HoVer-Net-style nucleus model, ``forward(images) -> (nuclear
   logits, hv maps, type logits)``, trained with ``nucleus_loss``; ``stx.ops.hv_instances`` makes nuclei.
+- ``TorchvisionNet(arch, weights="")``: native C++ ResNet-18/50, DenseNet-121, MobileNetV2 and
+  EfficientNet-B0 (``torchvision_net_names()``) up to global pooling; their ``state_dict`` keys are
+  torchvision's, so ``torch.save(torchvision_model.state_dict())`` files load into them
+  (``weights=``, read weights-only in C++; the classifier keys are skipped).
 
 The classes are C++ modules wrapped by ``torch.nn.cpp.ModuleWrapper``; their children are C++
 objects, so ``state_dict``/``load_state_dict`` are taken from the C++ parameter and buffer tables
@@ -62,5 +66,9 @@ DenseExpressionNet = _wrap(_cpp.DenseExpressionNet)
 SmallCNN = _wrap(_cpp.SmallCNN)
 NucleusNet = _wrap(_cpp.NucleusNet)
 nucleus_loss = _cpp.nucleus_loss
+TorchvisionNet = _wrap(_cpp.TorchvisionNet)
+torchvision_net_names = _cpp.torchvision_net_names
+read_state_dict_file = _cpp.read_state_dict_file
 
-__all__ = ["SCR2Net", "PatchRegressor", "DenseExpressionNet", "SmallCNN", "NucleusNet", "nucleus_loss"]
+__all__ = ["SCR2Net", "PatchRegressor", "DenseExpressionNet", "SmallCNN", "NucleusNet", "nucleus_loss",
+           "TorchvisionNet", "torchvision_net_names", "read_state_dict_file"]

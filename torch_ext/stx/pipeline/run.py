@@ -200,7 +200,13 @@ def run_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_baseline(args: argparse.Namespace) -> int:
+    from .baseline import run_baseline as run
+
+    return run(args, lambda extra: _config(args, extra), _log)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     commands = {"demo": run_demo, "sample": run_sample, "train": run_train, "evaluate": run_evaluate,
-                "config": run_config, "schema": run_schema}
+                "baseline": run_baseline, "config": run_config, "schema": run_schema}
     return commands[args.command](args)
