@@ -263,10 +263,10 @@ SpotGeometry build_spot_geometry(const at::Tensor& centers, const at::Tensor& ra
   TORCH_CHECK(radii.size(0) == N, "stx spot ops: radii has ", radii.size(0), " spots but centers has ", N);
   const int64_t S = radii.dim() == 2 ? radii.size(1) : 1;
   TORCH_CHECK(S >= 1, "stx spot ops: radii [N, S] needs S >= 1, got shape ", radii.sizes());
-  // No spots allow an empty batch, never a negative one.
-  TORCH_CHECK(batch >= 1 || (N == 0 && batch == 0),
-              "stx spot ops: batch size (dense's dim 0, or spot_splat's batch_size) must be >= 1 (or 0 with no ",
-              "spots), got ", batch);
+  // No spots allow an empty batch, never a negative one; the bound is the one of height and width.
+  TORCH_CHECK((batch >= 1 || (N == 0 && batch == 0)) && batch < std::numeric_limits<int32_t>::max(),
+              "stx spot ops: batch size (dense's dim 0, or spot_splat's batch_size) must be in [1, 2^31) (or 0 ",
+              "with no spots), got ", batch);
   TORCH_CHECK(height >= 0 && width >= 0 && height < std::numeric_limits<int32_t>::max() &&
                   width < std::numeric_limits<int32_t>::max(),
               "stx spot ops: height and width must be in [0, 2^31), got ", height, " x ", width);

@@ -427,8 +427,10 @@ def test_bad_modes_and_splat_arguments():
     no_spots = (values[:0], centers[:0], radii[:0])
     assert stx.ops.spot_splat(*no_spots, 0, 7, 8).shape == (0, 3, 7, 8)
     for where in ("cpu", "meta"):  # a negative batch with no spots (the op fuzzer's case): named, on both
-        with pytest.raises(RuntimeError, match="batch_size must be >= 1|batch size .* must be >= 1"):
+        with pytest.raises(RuntimeError, match="batch_size must be in|batch size .* must be in"):
             stx.ops.spot_splat(*(t.to(where) for t in no_spots), -1, 7, 8)
+    with pytest.raises(RuntimeError, match="must be in \\[1, 2\\^31\\)"):  # before any per-image allocation
+        stx.ops.spot_splat(values, centers, radii, 2**31, 7, 8)
 
 
 @pytest.mark.cuda

@@ -20,8 +20,9 @@ def _spot_pool_fake(dense, centers, radii, shape="disk", reduce="sum", sigma=0.5
 
 @register_fake("stx::spot_splat")
 def _spot_splat_fake(values, centers, radii, batch_size, height, width, shape="disk", reduce="sum", sigma=0.5):
-    torch._check(batch_size >= 1 or (centers.shape[0] == 0 and batch_size == 0),
-                 lambda: f"stx spot ops: spot_splat's batch_size must be >= 1 (or 0 with no spots), got {batch_size}")
+    torch._check((batch_size >= 1 or (centers.shape[0] == 0 and batch_size == 0)) and batch_size < 2**31 - 1,
+                 lambda: f"stx spot ops: spot_splat's batch_size must be in [1, 2^31) (or 0 with no spots), "
+                         f"got {batch_size}")
     torch._check(0 <= height < 2**31 and 0 <= width < 2**31,
                  lambda: f"stx spot ops: height and width must be in [0, 2^31), got {height} x {width}")
     return values.new_empty((batch_size, values.shape[-1], height, width))
