@@ -2,7 +2,8 @@
 # examples) with compiler sanitizers, e.g. -DSTX_SANITIZE=address,undefined. Findings are fatal
 # (-fno-sanitize-recover=all), so a sanitizer run either is clean or fails. Included before the
 # first target is defined. Python loads an ASan-built stx._C only with the runtime preloaded:
-# LD_PRELOAD=$(c++ -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 (see .ci/sanitize).
+# LD_PRELOAD=$(c++ -print-file-name=libasan.so):$(c++ -print-file-name=libstdc++.so) ASAN_OPTIONS=detect_leaks=0
+# (see .ci/sanitize).
 set(STX_SANITIZE "" CACHE STRING "Sanitizers to build with, comma-separated: address, undefined, leak (empty: none)")
 if(STX_SANITIZE)
   string(REPLACE "," ";" _stx_sanitizers "${STX_SANITIZE}")
