@@ -66,7 +66,9 @@ std::string cpu_dispatch_report(bool calibrate) {
      << ", \"onednn_speedup\": " << v.onednn_speedup << ", \"avx2_speedup\": " << v.avx2_speedup
      << ", \"speedup_over_float32\": " << v.speedup << ", \"required_speedup\": " << v.required
      << ", \"fast\": " << (v.fast ? "true" : "false") << "}"
-     << ", \"cosine_topk_int8_screen\": " << json_string(retrieval::screen_policy(calibrate)) << "}";
+     << ", \"cosine_topk_int8_screen\": " << json_string(retrieval::screen_policy(calibrate))
+     << ", \"cosine_topk_int8_screen_min\": {\"queries\": " << retrieval::kScreenMinQueries
+     << ", \"bank\": " << retrieval::kScreenMinBank << ", \"dim\": " << retrieval::kScreenMinDim << "}}";
   return os.str();
 }
 

@@ -77,9 +77,14 @@ std::optional<bool> forced_screen() {
   return std::nullopt;
 }
 
-// The screen adds a per-bank-row cost (normalise + quantise, ~0.2 us per row at D = 256) that only
-// the GEMM savings of enough queries repay: measured break-even near Q = 512 on an AVX512-VNNI CPU.
-bool large_enough(int64_t Q, int64_t N, int64_t D) { return D >= 32 && Q >= 512 && Q * N * D >= (int64_t{1} << 28); }
+// The screen adds a per-bank-row cost (normalise + quantise, ~0.2 us per row at D = 256) and a
+// per-query cost (heaps, rescoring) that only a large GEMM repays. Measured idle on an AVX512-VNNI
+// CPU (docs/benchmarks.md, "Idle screen threshold"): below Q = 512 it never pays, and the bank size
+// decides the rest -- it loses 0-20 % at N = 50 000 for every Q, is level to 1.23x at N = 100 000
+// and wins 1.28-1.59x at N = 200 000.
+bool large_enough(int64_t Q, int64_t N, int64_t D) {
+  return D >= kScreenMinDim && Q >= kScreenMinQueries && N >= kScreenMinBank;
+}
 
 }  // namespace
 
@@ -102,7 +107,8 @@ std::string screen_policy(bool calibrate) {
   const std::string ratio =
       c10::str(" (int8 GEMM ", cpu::engine_name(v.engine), " measured ", v.speedup, "x the float32 GEMM)");
   if (!v.fast) return "off" + ratio + c10::str(", below the ", v.required, "x it needs");
-  return "on for float32 cosine with Q >= 512, Q*N*D >= 2^28, D >= 32" + ratio;
+  return c10::str("on for float32 cosine with Q >= ", kScreenMinQueries, ", N >= ", kScreenMinBank, ", D >= ",
+                  kScreenMinDim) + ratio;
 }
 
 void screened_cosine_scan(const at::Tensor& qn, const at::Tensor& bank, const bool* mask, bool exclude_self,

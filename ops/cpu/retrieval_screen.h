@@ -23,6 +23,12 @@ namespace stx::ops::retrieval {
 // off / on.
 bool use_int8_screen(Metric metric, int64_t Q, int64_t N, int64_t D);
 
+// The size rule of use_int8_screen (all must hold); also in the dispatch report, so benchmarks and
+// docs read it from here.
+inline constexpr int64_t kScreenMinQueries = 512;
+inline constexpr int64_t kScreenMinBank = 100000;
+inline constexpr int64_t kScreenMinDim = 32;
+
 // The rule above in words, for the dispatch report (calibrate: run the calibration if needed).
 std::string screen_policy(bool calibrate);
 

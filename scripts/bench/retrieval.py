@@ -113,7 +113,9 @@ def screen_chosen(report, Q, N, D):
     forced = os.environ.get("STX_COSINE_TOPK_SCREEN")
     if forced in ("0", "1"):
         return forced == "1"
-    return report["cosine_topk_int8_screen"].startswith("on") and D >= 32 and Q >= 512 and Q * N * D >= 2**28
+    least = report["cosine_topk_int8_screen_min"]
+    big = Q >= least["queries"] and N >= least["bank"] and D >= least["dim"]
+    return report["cosine_topk_int8_screen"].startswith("on") and big
 
 
 def time_path(query, bank, k, repeats, screen):

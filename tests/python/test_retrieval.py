@@ -406,19 +406,29 @@ def test_every_kernel_version_gives_identical_results(monkeypatch, auto_isa):
 def test_screen_dispatch_follows_the_int8_gemm(monkeypatch, auto_isa):
     # A problem large enough for the screen. The screened path rescores with its own dot product,
     # so its scores differ from the float32 GEMM path in the last bits: bit equality tells the paths apart.
+    least = cpu_dispatch(calibrate=False)["cosine_topk_int8_screen_min"]
+    assert least == {"queries": 512, "bank": 100000, "dim": 32}  # the measured rule, docs/ops/retrieval.md
     g = torch.Generator().manual_seed(5)
-    q, b = torch.randn(512, 64, generator=g), torch.randn(8192, 64, generator=g)
+    q, b = torch.randn(least["queries"], 64, generator=g), torch.randn(least["bank"], 64, generator=g)
 
-    def forced(value):
+    def forced(value, bank=b):
         monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", value)
         try:
-            return stx.ops.cosine_topk(q, b, 20)
+            return stx.ops.cosine_topk(q, bank, 20)
         finally:
             monkeypatch.delenv("STX_COSINE_TOPK_SCREEN")
 
     on, off = forced("1"), forced("0")
     assert torch.equal(on[1], off[1]) and torch.allclose(on[0], off[0], atol=1e-6)
     assert not torch.equal(on[0], off[0]), "the two paths should differ in rounding"
+    # One bank row fewer (or one query fewer) than the rule asks: the float32 path, however fast the int8 GEMM.
+    small_bank = b[:-1]
+    assert torch.equal(stx.ops.cosine_topk(q, small_bank, 20)[0], forced("0", small_bank)[0])
+    assert not torch.equal(forced("1", small_bank)[0], forced("0", small_bank)[0])
+    monkeypatch.setenv("STX_COSINE_TOPK_SCREEN", "0")
+    few_off = stx.ops.cosine_topk(q[:-1], b, 20)
+    monkeypatch.delenv("STX_COSINE_TOPK_SCREEN")
+    assert torch.equal(stx.ops.cosine_topk(q[:-1], b, 20)[0], few_off[0])
     # What an AVX2-only CPU (no VNNI/AMX) reports: the screen runs on stx's AVX2 kernel, and only
     # if its calibration says it pays.
     torch.ops.stx._set_cpu_isa("avx2")
