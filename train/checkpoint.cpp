@@ -197,6 +197,18 @@ void save_checkpoint(const Checkpoint& c, const std::string& path) {
     t.insert("order", s.order);
     t.insert("cursor", s.cursor);
     t.insert("losses", plain_list(s.losses));
+    if (!s.validation.empty()) {
+      std::vector<int64_t> steps;
+      std::vector<double> values;
+      for (const auto& [step, v] : s.validation) {
+        steps.push_back(step);
+        values.push_back(v);
+      }
+      t.insert("validation_steps", plain_list(steps));
+      t.insert("validation_losses", plain_list(values));
+      t.insert("best_step", s.best_step);
+      t.insert("best_model", tensor_dict(s.best_model));
+    }
     d.insert("train_state", t);
   }
   const auto bytes = pickle_plain(IValue(d));
@@ -268,6 +280,22 @@ Checkpoint load_checkpoint(const std::string& path) {
     for (const auto& l : losses.toListRef()) {
       TORCH_CHECK(l.isDouble(), r.where("train_state.losses"), " must be a list of floats");
       s.losses.push_back(l.toDouble());
+    }
+    const auto val_steps = t.get("validation_steps", false);
+    if (!val_steps.isNone()) {  // written with config val_fraction > 0
+      const auto val_losses = t.get("validation_losses");
+      TORCH_CHECK(val_steps.isList() && val_losses.isList() &&
+                      val_steps.toListRef().size() == val_losses.toListRef().size(),
+                  r.where("train_state.validation_steps"), " and validation_losses must be lists of one length");
+      for (size_t i = 0; i < val_steps.toListRef().size(); ++i) {
+        const auto& st = val_steps.toListRef()[i];
+        const auto& v = val_losses.toListRef()[i];
+        TORCH_CHECK(st.isInt() && v.isDouble(), r.where("train_state.validation_steps"),
+                    " must hold integers and validation_losses floats");
+        s.validation.emplace_back(st.toInt(), v.toDouble());
+      }
+      s.best_step = t.integer(t.get("best_step"), "train_state.best_step");
+      s.best_model = t.tensors(t.get("best_model"), "train_state.best_model");
     }
   }
   return c;

@@ -33,8 +33,22 @@ std::string joined(const std::vector<std::string>& names) {
   return s;
 }
 
-// Fits the model on the pool's rows `idx`, writes the checkpoint; returns the model and the rows' mean.
-std::shared_ptr<TrainableModel> fit(const Pool& pool, const std::vector<int64_t>& idx,
+// The validation record of a run with config val_fraction > 0 (null without).
+json validation_json(const TrainResult& result) {
+  if (result.validation.empty()) return nullptr;
+  json steps = json::array(), losses = json::array();
+  for (const auto& [step, v] : result.validation) {
+    steps.push_back(step);
+    losses.push_back(v);
+  }
+  const auto held = result.validation_indices.contiguous();
+  const std::vector<int64_t> rows(held.const_data_ptr<int64_t>(), held.const_data_ptr<int64_t>() + held.numel());
+  return {{"spots", held.numel()}, {"rows", rows}, {"steps", steps}, {"mse", losses}, {"best_step", result.best_step}};
+}
+
+// Fits the model on the pool's rows `idx`, writes the checkpoint (of the best validation model when
+// config val_fraction > 0).
+TrainResult fit(const Pool& pool, const std::vector<int64_t>& idx,
                                     const std::vector<std::string>& genes, const Config& config,
                                     const RunOptions& o, const TrainHooks& hooks, const fs::path& out,
                                     const std::string& resume_from, const Log& log) {
@@ -62,7 +76,11 @@ std::shared_ptr<TrainableModel> fit(const Pool& pool, const std::vector<int64_t>
     c.train_mean = r.targets.mean(0);
     save_checkpoint(c, r.checkpoint_path);
   }
-  return result.model;
+  if (!result.validation.empty()) {
+    say(log, "validation on " + std::to_string(result.validation_indices.numel()) + " held-back spots: best at step " +
+                 std::to_string(result.best_step) + " of " + std::to_string(config.integer("steps")));
+  }
+  return result;
 }
 
 }  // namespace
@@ -150,11 +168,13 @@ void run_train(const RunOptions& o, const Config& config, const TrainHooks& hook
     idx = read_selection(o.selection, pool.names, n);
   }
   if (!resume_from.empty()) say(log, "resuming from " + resume_from);
-  auto model = fit(pool, idx, genes, config, o, hooks, out, resume_from, log);
+  const auto trained = fit(pool, idx, genes, config, o, hooks, out, resume_from, log);
+  const auto& model = trained.model;
   if (hooks.rank != 0) return;
   auto targets = rows(pool.targets, idx);
   auto metrics = regression_metrics(predict(*model, rows(pool.patches, idx), config.string("device")), targets);
   metrics["split"] = "train";
+  metrics["validation"] = validation_json(trained);
   metrics["sections"] = pool.names;
   metrics["model"] = config.string("model");
   metrics["stx_version"] = stx::library_version();
@@ -205,12 +225,14 @@ void run_holdout(const RunOptions& o, const Config& config, const Log& log) {
   auto pool = make_pool(train, genes);
   std::vector<int64_t> idx;
   for (int64_t i = 0; i < pool.targets.size(0); ++i) idx.push_back(i);
-  auto model = fit(pool, idx, genes, config, o, {}, fs::path(o.out), "", log);
+  const auto trained = fit(pool, idx, genes, config, o, {}, fs::path(o.out), "", log);
+  const auto& model = trained.model;
   auto held = make_pool(test, genes);
   auto metrics = regression_metrics(predict(*model, held.patches, config.string("device")), held.targets, held.coords,
                                     genes);
   metrics["mean_predictor"] = mean_predictor_metrics(pool.targets.mean(0), held.targets);
   metrics["split"] = "held-out";
+  metrics["validation"] = validation_json(trained);
   metrics["sections"] = held.names;
   metrics["train_sections"] = pool.names;
   metrics["model"] = config.string("model");

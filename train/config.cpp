@@ -86,6 +86,11 @@ std::vector<ConfigKey> build_schema() {
       ranged(key("soft_threshold", "float", 0.1, "confidence gate of the soft labels"), 0, 1),
       ranged(key("contrastive_weight", "float", 0.1, "weight of the contrastive term"), 0, 1e6),
       ranged(key("temperature", "float", 0.5, "contrastive temperature"), 0, 1e6, true),
+      ranged(key("val_fraction", "float", 0.0,
+                 "share of the training spots held back (fixed split from the seed) to pick the best model by "
+                 "validation MSE (0: train on all, keep the last model)"),
+             0, 0.9),
+      ranged(key("val_every", "int", 50, "with val_fraction: validate every N steps (and after the last)"), 1, 1e9),
       ranged(key("checkpoint_every", "int", 0, "write a resumable checkpoint every N steps (0: only at the end)"), 0,
              1e9),
       with_flag(key("device", "string", "cpu", "cpu, cuda or cuda:<i>"), "--device"),

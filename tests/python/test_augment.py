@@ -115,5 +115,5 @@ def test_the_training_loop_takes_a_preset():
     for preset in ("morphology", "stnet"):
         c = _C.train.Config({"model": "patch_regressor", "augment": preset, "steps": 3, "batch_size": 4, "width": 4,
                              "hidden_dim": 8})
-        _, losses = _C.train.train(patches, targets, torch.zeros(16, dtype=torch.long), c, seed=0, retrieval=False)
+        _, losses, _ = _C.train.train(patches, targets, torch.zeros(16, dtype=torch.long), c, seed=0, retrieval=False)
         assert len(losses) == 3 and all(np.isfinite(losses))

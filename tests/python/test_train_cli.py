@@ -168,10 +168,12 @@ def test_sample_budget_too_small(study, tmp_path, capsys):
     _one_line_error(err)
 
 
-def test_interrupted_run_resumes_to_the_uninterrupted_result(study, tmp_path, capsys):
+@pytest.mark.parametrize("extra", [{}, {"val_fraction": 0.25, "val_every": 3}], ids=["plain", "validation"])
+def test_interrupted_run_resumes_to_the_uninterrupted_result(study, tmp_path, capsys, extra):
     """checkpoint_every writes resumable checkpoints; an interrupted run leaves a complete one (never a
-    truncated file), --resume continues it, and the result equals the run that was never interrupted."""
-    values = {**SMALL, "checkpoint_every": 4}
+    truncated file), --resume continues it, and the result equals the run that was never interrupted
+    (with validation: the same validation record and the same best model)."""
+    values = {**SMALL, "checkpoint_every": 4, **extra}
     cfg = PipelineConfig(**values)
     stx._C.train.run_train(cfg.native, str(study), "section_0", str(tmp_path / "full"))
 
@@ -196,3 +198,8 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(study, tmp_path, ca
     assert "train_state" not in resumed
     for name, value in full["model"].items():
         torch.testing.assert_close(resumed["model"][name], value, rtol=0, atol=0, msg=name)
+    full_metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    resumed_metrics = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    assert resumed_metrics["validation"] == full_metrics["validation"]
+    if extra:  # steps 3, 6, 9 and the last (12); the interruption at 7 falls between two of them
+        assert full_metrics["validation"]["steps"] == [3, 6, 9, 12]

@@ -184,12 +184,23 @@ STX_PYTHON_BINDING(train) {
           py::gil_scoped_release no_gil;  // autograd runs without the GIL; the hooks take it back
           result = train_model(r, c, hooks);
         });
-        return py::make_tuple(result.model, result.losses);
+        py::list steps, mse;
+        for (const auto& [step, v] : result.validation) {
+          steps.append(step);
+          mse.append(v);
+        }
+        py::dict validation;
+        validation["indices"] = result.validation_indices;
+        validation["steps"] = steps;
+        validation["mse"] = mse;
+        validation["best_step"] = result.best_step;
+        return py::make_tuple(result.model, result.losses, validation);
       },
       py::arg("patches"), py::arg("targets"), py::arg("labels"), py::arg("config"), py::arg("seed"),
       py::arg("retrieval") = true, py::arg("rank") = 0, py::arg("world") = 1, py::arg("average_gradients") = py::none(),
       py::arg("sharded_retrieve") = py::none(), py::arg("progress") = py::none(),
-      "The training loop (stx/train/loop.h): returns (model, losses)");
+      "The training loop (stx/train/loop.h): returns (model, losses, validation) -- validation: indices "
+      "(rows held back), steps, mse and best_step of config val_fraction (empty lists without)");
   t.def(
       "predict",
       [](TrainableModel& m, const at::Tensor& patches, const std::string& device) {

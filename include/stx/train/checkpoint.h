@@ -5,7 +5,8 @@
 // (no code runs for either). Keys:
 //   format ("stx-checkpoint"), format_version, recipe, model (parameter and buffer name -> tensor),
 //   genes, config (the resolved config), stx_version, retrieval, train_mean ([G]),
-//   train_state (only while training is unfinished: step, optimizer moments, generators, order).
+//   train_state (only while training is unfinished: step, optimizer moments, generators, order,
+//   validation losses and the best model so far).
 // Writes go to a temporary file in the same folder, then rename: an interrupted write never
 // leaves a truncated checkpoint.
 #include <ATen/core/Tensor.h>
@@ -27,6 +28,10 @@ struct TrainState {
   at::Tensor order;                            // the current pass's permutation
   int64_t cursor = 0;
   std::vector<double> losses;
+  // With config val_fraction > 0: the validation losses so far and the best model seen.
+  std::vector<std::pair<int64_t, double>> validation;  // (steps done, loss)
+  int64_t best_step = 0;
+  std::map<std::string, at::Tensor> best_model;
 };
 
 struct Checkpoint {

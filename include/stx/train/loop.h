@@ -28,8 +28,13 @@ struct TrainHooks {
 struct TrainState;  // optimizer moments, generators and batch order (see checkpoint.h)
 
 struct TrainResult {
-  std::shared_ptr<TrainableModel> model;
+  std::shared_ptr<TrainableModel> model;  // with validation: the weights of best_step
   std::vector<double> losses;
+  // Config val_fraction > 0: (steps done, MSE on the held-back spots) every val_every steps and
+  // after the last step; best_step is the entry with the lowest loss (the first of equals).
+  std::vector<std::pair<int64_t, double>> validation;
+  int64_t best_step = 0;
+  at::Tensor validation_indices;  // int64 rows of the request held back (empty without validation)
 };
 
 // uint8 [B,3,S,S] -> float ImageNet-normalised on `device` (= normalise(to_unit(...))).
@@ -38,7 +43,10 @@ STX_API at::Tensor to_input(const at::Tensor& patches_u8, const std::string& dev
 STX_API at::Tensor to_unit(const at::Tensor& patches_u8, const std::string& device);
 STX_API at::Tensor normalise(const at::Tensor& images);
 
-// patches uint8 [N,3,S,S], targets [N,G] log1p, labels int64 [N]. `resume_from`: a checkpoint with a
+// patches uint8 [N,3,S,S], targets [N,G] log1p, labels int64 [N]. With config val_fraction > 0 a
+// fixed share of the spots (drawn from `seed` by its own generator, so the split does not depend on
+// steps or batch size) is held back from training and from the retrieval bank, and the model with
+// the lowest validation MSE is returned. `resume_from`: a checkpoint with a
 // training state to continue (same data and config); `checkpoint_path`: where config
 // checkpoint_every writes resumable checkpoints ("" = none).
 struct TrainRequest {

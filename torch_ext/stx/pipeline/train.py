@@ -18,6 +18,8 @@ from .config import PipelineConfig
 class TrainResult:
     model: object  # stx._C.train.Model: state_dict(), predict via predict() below
     losses: list[float]
+    # config val_fraction > 0: {"indices", "steps", "mse", "best_step"}; the model is the best step's
+    validation: dict
 
 
 def distributed_hooks(cfg: PipelineConfig) -> dict:
@@ -45,9 +47,9 @@ def distributed_hooks(cfg: PipelineConfig) -> dict:
 def train(patches: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor, cfg: PipelineConfig, seed: int,
           retrieval: bool = True, progress=None) -> TrainResult:
     """patches uint8 [N,3,S,S], targets log1p [N,G], labels int64 [N] (spot labels of the majority filter)."""
-    model, losses = _train.train(patches, targets, labels, cfg.native, seed, retrieval, progress=progress,
-                                 **distributed_hooks(cfg))
-    return TrainResult(model=model, losses=list(losses))
+    model, losses, validation = _train.train(patches, targets, labels, cfg.native, seed, retrieval, progress=progress,
+                                             **distributed_hooks(cfg))
+    return TrainResult(model=model, losses=list(losses), validation=dict(validation))
 
 
 def predict(model, patches: torch.Tensor, device: str) -> torch.Tensor:
