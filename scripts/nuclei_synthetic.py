@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 
 import numpy as np
 import torch
-from scipy import ndimage, stats
+from scipy import ndimage
 
 import stx
 from stx.modules import NucleusNet, nucleus_loss
+from stx.pipeline.baseline_analysis import mean_interval
 
 TYPES = 3
 STAIN = {1: (0.25, 0.1, 0.45), 2: (0.65, 0.45, 0.75), 3: (0.55, 0.15, 0.65)}  # RGB of each type's nucleus
@@ -114,13 +114,6 @@ def run(seed, steps, n_train, n_test):
     return {"model": model, "threshold_cc": baseline_seg, "model_seg_majority_type": baseline_cls}
 
 
-def interval(values):
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, float("nan")
-    return mean, stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1,2")
@@ -137,11 +130,11 @@ def main():
     print(f"\nmean ± 95 % t-interval over {len(seeds)} seeds (held-out tiles):")
     for name in results[seeds[0]]:
         print(f"  {name:24s} " + "  ".join(
-            "{}={:.3f} ± {:.3f}".format(k, *interval([results[s][name][k] for s in seeds]))
+            "{}={:.3f} ± {:.3f}".format(k, *mean_interval([results[s][name][k] for s in seeds]))
             for k in results[seeds[0]][name]))
     for k, base in (("pq", "threshold_cc"), ("macro_f1", "model_seg_majority_type")):
         d = [results[s]["model"][k] - results[s][base][k] for s in seeds]
-        print(f"  paired {k} model − {base}: " + "{:.3f} ± {:.3f}".format(*interval(d)))
+        print(f"  paired {k} model − {base}: " + "{:.3f} ± {:.3f}".format(*mean_interval(d)))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(results, fh, indent=1)

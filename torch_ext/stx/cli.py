@@ -70,9 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--backbones", default="small_cnn",
                           help="comma-separated: small_cnn, resnet18, resnet50, densenet121, mobilenet_v2, "
                           "efficientnet_b0 (config backbone_weights applies to every one)")
-    baseline.add_argument("--test-sections", default=None, help="comma-separated held-out sections (default: the last)")
+    baseline.add_argument("--protocol", choices=("fixed", "loso", "lopo"), default="fixed",
+                          help="fixed: one split (--test-sections); loso: single-donor, each section held out in "
+                          "turn; lopo: multi-donor, each donor's sections held out in turn")
+    baseline.add_argument("--test-sections", default=None,
+                          help="--protocol fixed: comma-separated held-out sections (default: the last)")
+    baseline.add_argument("--donors", default=None,
+                          help="--protocol lopo: 'A=s1,s2;B=s3' (default: a section's name without trailing digits)")
     baseline.add_argument("--markers", default=None, help="marker gene list (.npy of strings or text, one per line)")
     baseline.add_argument("--set-size", type=int, default=50, help="genes in the HEG and HVG sets")
+    baseline.add_argument("--val-fraction", type=float, default=0.1,
+                          help="the recipe's fixed validation split: share of the training spots held back to keep "
+                          "the model of the best validation loss (config val_fraction; 0: the last model)")
 
     config = sub.add_parser("config", help="print the resolved config (defaults < --config file < flags)")
     _common(config, keys, out_default="")
