@@ -13,6 +13,7 @@
 #include <stx/train/loop.h>
 #include <stx/train/metrics.h>
 #include <stx/train/recipe.h>
+#include <stx/train/tile_loss.h>
 
 #include "torch_ext/csrc/bindings.h"
 
@@ -222,6 +223,20 @@ STX_PYTHON_BINDING(train) {
   t.def("mean_predictor_metrics", [](const at::Tensor& mean, const at::Tensor& target) {
     return from_json(as_value_error([&] { return mean_predictor_metrics(mean, target); }));
   });
+  t.def(
+      "tile_spot_loss",
+      [](const at::Tensor& dense, const at::Tensor& centers, const at::Tensor& radii, const at::Tensor& targets,
+         double pcc_weight, const std::string& border) {
+        return as_value_error([&] {
+          const auto r = tile_spot_loss(dense, centers, radii, targets, TileLossOptions{pcc_weight, border});
+          return std::make_tuple(r.loss, r.weight, r.predicted);
+        });
+      },
+      py::arg("dense"), py::arg("centers"), py::arg("radii"), py::arg("targets"), py::arg("pcc_weight") = 0.5,
+      py::arg("border") = "drop",
+      "PixNet's tile loss (stx/train/tile_loss.h): (loss, weight per spot, predicted disk sums)");
+  t.def("disk_pixel_counts", &disk_pixel_counts, py::arg("cy"), py::arg("cx"), py::arg("r"), py::arg("h"),
+        py::arg("w"), "(pixel centres in the disk, of them inside an h x w map)");
   t.def("write_json", [](const std::string& path, const py::object& value) {
     auto j = to_json(value, path);
     as_value_error([&] { write_json(path, j); });

@@ -1,0 +1,47 @@
+#pragma once
+// PixNet's tile loss for dense expression models (docs/pixnet.md): the predicted map of an image
+// tile, [B, G, h, w], is read out inside every spot of the tile with the spot's true radius by one
+// spot_pool call (hard disk sum), and compared with the spot's measured expression:
+//   L = MSE + pcc_weight * (1 - PCC),
+// MSE over spots and genes weighted by the border rule below; PCC per spot across its genes
+// (stx::ops::pearson_loss along genes), averaged over the spots of non-zero weight (unweighted: a
+// correlation does not change when a cut spot's sum is extrapolated). Multi-scale: radii [N, S] and targets [N, S, G] (the loss averaged over
+// scales, each spot read once per scale).
+//
+// Spots cut by the tile border (border rule, `border`):
+//   "drop"   (default) a spot whose disk is not wholly inside the map has weight 0: only whole spots
+//            train (sample tiles with a margin, or accept fewer spots per tile);
+//   "weight" a cut spot's disk sum is extrapolated from its covered part (sum / covered fraction)
+//            and its terms are weighted by that fraction.
+// The covered fraction is the in-map pixel count of the disk over its whole pixel count (pixel
+// centres as in spot_pool: pixel (i, j) is inside when (i - cy)^2 + (j - cx)^2 <= r^2).
+// A spot wholly outside the map, a tile with no spot, an empty scale list, a gene count that differs
+// between the map and the targets, and non-finite targets are errors naming the argument.
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+#include <stx/macros.h>
+
+namespace stx::train {
+
+struct TileLossOptions {
+  double pcc_weight = 0.5;     // PixNet's lambda
+  std::string border = "drop"; // "drop" | "weight"
+};
+
+struct TileLoss {
+  at::Tensor loss;      // scalar, differentiable in dense
+  at::Tensor weight;    // [N] or [N, S]: each spot's weight (covered fraction, or 0/1 for "drop")
+  at::Tensor predicted; // [N, G] / [N, S, G]: the disk sums (extrapolated for "weight")
+};
+
+// dense [B, G, h, w]; centers [N, 3] (batch, y, x) or [N, 2] in map pixels; radii [N] or [N, S] in
+// map pixels; targets [N, G] or [N, S, G] (the quantity a disk sum of the map should give).
+STX_API TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, const at::Tensor& radii,
+                                const at::Tensor& targets, const TileLossOptions& options = {});
+
+// Pixel centres inside the disk (cy, cx, r) over the whole plane, and inside a h x w map.
+STX_API std::pair<int64_t, int64_t> disk_pixel_counts(double cy, double cx, double r, int64_t h, int64_t w);
+
+}  // namespace stx::train
