@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 import stx
 from stx.cli import main
 from stx.modules import PatchRegressor
@@ -88,3 +90,18 @@ def test_leave_one_out_protocols(tmp_path, capsys):
             assert "--donors" in str(exc)
         else:
             raise AssertionError(f"parse_donors accepted {bad!r}")
+
+
+def test_constant_predictions_are_reported(tmp_path, capsys, monkeypatch):
+    # A model whose head died predicts one profile for every spot; the study says so instead of
+    # quietly reporting PCC 0.
+    import stx.pipeline.baseline as baseline
+
+    monkeypatch.setattr(baseline, "predict", lambda model, patches, device: torch.zeros(len(patches), 12))
+    study = tmp_path / "study"
+    stx.data.make_synthetic(str(study), seed=1, n_sections=2, image_size_px=500)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"steps": 2, "top_genes": 12, "patch_size": 16, "width": 4, "hidden_dim": 8}))
+    assert main(["baseline", "--data", str(study), "--config", str(cfg), "--out", str(tmp_path / "out"),
+                 "--set-size", "4"]) == 0
+    assert "small_cnn predicts the same profile for every held-out spot" in capsys.readouterr().out

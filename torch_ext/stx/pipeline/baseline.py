@@ -95,6 +95,9 @@ def run_fold(args, config, log, preset: dict, sections, test_names: str, markers
         result = train(pool["patches"], pool["targets"], labels, run_cfg, seed=run_cfg.seed, retrieval=False)
         seconds = time.time() - t0
         pred = predict(result.model, test["patches"], run_cfg.device)
+        if len(pred) > 1 and float(pred.std(0).max()) == 0.0:
+            log(f"warning: {backbone} predicts the same profile for every held-out spot (every PCC is 0); its "
+                f"head's ReLUs may have died -- try a lower lr than {run_cfg.lr:g}")
         metrics = evaluate.regression_metrics(pred, test["targets"], test["coords"], genes)
         pcc, moran = metrics["pcc_per_gene"], metrics["morans_i_true"]
         structure = analysis.accuracy_vs_structure(pcc, moran, abundance)
