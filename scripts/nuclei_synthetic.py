@@ -24,7 +24,7 @@ from scipy import ndimage
 
 import stx
 from stx.modules import NucleusNet, nucleus_loss
-from stx.pipeline.baseline_analysis import mean_interval
+from stx.pipeline.stats import mean_interval
 
 TYPES = 3
 STAIN = {1: (0.25, 0.1, 0.45), 2: (0.65, 0.45, 0.75), 3: (0.55, 0.15, 0.65)}  # RGB of each type's nucleus

@@ -50,6 +50,19 @@ def test_demo_writes_report_metrics_and_figures(demo_run):
     for png in ("budget_vs_pcc.png", "gene_maps.png", "dense_map.png", "selection.png"):
         assert (out / png).stat().st_size > 1000
         assert png in report
+    # paired comparisons: scrl - random per (budget, model), SCR2Net - regression per (sampler, budget)
+    by_key = {(r["sampler"], r["model"], r["budget"], r["seed"]): r["metrics"]["pcc_m"] for r in runs}
+    samplers = metrics["paired"]["samplers_vs_random"]
+    assert {(r["sampler"], r["model"], r["budget"]) for r in samplers} == {
+        ("scrl", m, b) for m in ("scr2net", "regression") for b in TINY["budgets"]}
+    for r in samplers:
+        seed = next(k[3] for k in by_key if k[:3] == ("random", r["model"], r["budget"]))
+        assert r["n"] == 1 and r["ci95"] is None  # one seed: no interval (NaN is written as null)
+        assert r["mean"] == pytest.approx(by_key[("scrl", r["model"], r["budget"], seed)]
+                                          - by_key[("random", r["model"], r["budget"], seed)])
+    assert len(metrics["paired"]["retrieval_vs_regression"]) == len(TINY["samplers"]) * len(TINY["budgets"])
+    assert "## Paired comparisons" in report and "| SCR2Net − regression-only |" in report
+    assert "95 % t-interval" in report and "Held-out PCC@M against the share" in report
 
 
 def test_demo_refuses_to_overwrite_without_force(demo_run, capsys):

@@ -23,6 +23,7 @@ from . import baseline_analysis as analysis
 from . import data as pdata
 from . import evaluate
 from .outputs import prepare_out_dir, write_json
+from .stats import mean_interval
 from .train import predict, train
 
 
@@ -129,7 +130,7 @@ def summary(rows: list[dict]) -> list[dict]:
             rhos = [r["pcc_vs_structure"][key]["spearman_rho"] for r in mine]
             values[f"rho_pcc_{key}"] = [v for v in rhos if v is not None]
         out.append({"backbone": backbone, "folds": len(mine),
-                    **{k: dict(zip(("mean", "ci95"), analysis.mean_interval(v))) for k, v in values.items()}})
+                    **{k: dict(zip(("mean", "ci95"), mean_interval(v))) for k, v in values.items()}})
     return out
 
 

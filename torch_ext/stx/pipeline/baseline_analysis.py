@@ -96,15 +96,3 @@ def scatter_plots(pcc_per_gene, morans_i, abundance, analysis: dict, path) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def mean_interval(values) -> tuple:
-    """Mean and the half-width of its 95 % t-interval (NaN with fewer than two values); the intervals
-    of every study over seeds or folds."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size < 2:
-        return float(x.mean()) if x.size else float("nan"), float("nan")
-    from scipy import stats
-
-    return float(x.mean()), float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
-

@@ -107,7 +107,7 @@ def run_demo(args: argparse.Namespace) -> int:
     }
     headline = _headline(results, cfg)
     metrics_json = {**headline, "summary": summary, "config": cfg.to_dict(), "runs": results,
-                    "stx_version": stx.__version__}
+                    "paired": report.paired_comparisons(results), "stx_version": stx.__version__}
     write_json(out / "selection.json", selections)
     report.write_report(out / "report.md", summary, results, figures)
     write_json(out / "metrics.json", metrics_json)
