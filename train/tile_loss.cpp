@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,7 +14,10 @@ namespace stx::train {
 
 std::pair<int64_t, int64_t> disk_pixel_counts(double cy, double cx, double r, int64_t h, int64_t w) {
   int64_t whole = 0, inside = 0;
-  if (!(r >= 0.0)) return {0, 0};
+  // Rows are walked one by one and coordinates cast to integers: keep both bounded.
+  TORCH_CHECK(std::isfinite(cy) && std::isfinite(cx) && std::abs(cy) <= 1e15 && std::abs(cx) <= 1e15,
+              "disk_pixel_counts: the centre must be finite with |y|, |x| <= 1e15, got (", cy, ", ", cx, ")");
+  TORCH_CHECK(r >= 0.0 && r <= 1e7, "disk_pixel_counts: the radius must be in [0, 1e7], got ", r);
   const double r2 = r * r;
   // Rows whose centres can meet the disk; per row the columns in [cx - half, cx + half], counted
   // with the exact membership test of spot_pool at the two ends.
@@ -75,6 +79,14 @@ TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, cons
       const double rad = rp[i * s + k];
       TORCH_CHECK(std::isfinite(cy) && std::isfinite(cx) && std::isfinite(rad) && rad >= 0.0,
                   "tile_spot_loss: spot ", i, " has a non-finite centre or a negative radius");
+      // Bounded like spot_pool's "area" reduction: counting a disk's pixels walks its rows.
+      const double max_radius = 4.0 * static_cast<double>(std::max<int64_t>({h, w, 256}));
+      TORCH_CHECK(rad <= max_radius, "tile_spot_loss: spot ", i, " has radius ", rad, ", more than 4 x max(h, w, 256) = ",
+                  max_radius, " map pixels");
+      TORCH_CHECK(cy + rad >= 0.0 && cy - rad <= static_cast<double>(h - 1) && cx + rad >= 0.0 &&
+                      cx - rad <= static_cast<double>(w - 1),
+                  "tile_spot_loss: spot ", i, " at (y ", cy, ", x ", cx, ") radius ", rad, " lies wholly outside the ", h,
+                  " x ", w, " tile");
       const auto [whole, inside] = disk_pixel_counts(cy, cx, rad, h, w);
       TORCH_CHECK(whole > 0, "tile_spot_loss: spot ", i, " (radius ", rad,
                   ") covers no pixel centre; use radii of at least 0.5 map pixels");

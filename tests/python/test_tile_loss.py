@@ -90,6 +90,9 @@ def test_disk_counts_match_a_mask():
         disk = (ii - cy) ** 2 + (jj - cx) ** 2 <= r * r
         inside = disk & (ii >= 0) & (ii < 12) & (jj >= 0) & (jj < 9)
         assert _C.train.disk_pixel_counts(cy, cx, r, 12, 9) == (disk.sum(), inside.sum())
+    for bad in ((float("nan"), 0.0, 1.0), (1e300, 0.0, 1.0), (0.0, 0.0, -1.0), (0.0, 0.0, 1e9)):
+        with pytest.raises(ValueError, match="disk_pixel_counts"):
+            _C.train.disk_pixel_counts(*bad, 12, 9)
 
 
 def test_bad_tiles_are_clear_errors():
@@ -100,6 +103,15 @@ def test_bad_tiles_are_clear_errors():
         far = centers.clone()
         far[2, 1] = 500.0
         tile_spot_loss(dense, far, radii, targets)
+    for y in (1e30, -1e300):  # far outside: refused before any pixel is counted
+        far = centers.clone()
+        far[0, 1] = y
+        with pytest.raises(ValueError, match="spot 0 .* wholly outside"):
+            tile_spot_loss(dense, far, radii, targets)
+    huge = radii.clone()
+    huge[3] = 1e12
+    with pytest.raises(ValueError, match="spot 3 has radius 1e\\+12, more than 4 x max"):
+        tile_spot_loss(dense, centers, huge, targets)
     with pytest.raises(ValueError, match="empty scale list"):
         tile_spot_loss(dense, centers, radii[:, None][:, :0], targets[:, None][:, :0])
     with pytest.raises(ValueError, match="gene panel mismatch"):

@@ -235,7 +235,12 @@ STX_PYTHON_BINDING(train) {
       py::arg("dense"), py::arg("centers"), py::arg("radii"), py::arg("targets"), py::arg("pcc_weight") = 0.5,
       py::arg("border") = "drop",
       "PixNet's tile loss (stx/train/tile_loss.h): (loss, weight per spot, predicted disk sums)");
-  t.def("disk_pixel_counts", &disk_pixel_counts, py::arg("cy"), py::arg("cx"), py::arg("r"), py::arg("h"),
+  t.def(
+      "disk_pixel_counts",
+      [](double cy, double cx, double r, int64_t h, int64_t w) {
+        return as_value_error([&] { return disk_pixel_counts(cy, cx, r, h, w); });
+      },
+      py::arg("cy"), py::arg("cx"), py::arg("r"), py::arg("h"),
         py::arg("w"), "(pixel centres in the disk, of them inside an h x w map)");
   t.def("write_json", [](const std::string& path, const py::object& value) {
     auto j = to_json(value, path);
