@@ -13,6 +13,7 @@
 #include <stx/train/loop.h>
 #include <stx/train/metrics.h>
 #include <stx/train/recipe.h>
+#include <stx/train/stitch.h>
 #include <stx/train/tile_loss.h>
 
 #include "torch_ext/csrc/bindings.h"
@@ -235,6 +236,25 @@ STX_PYTHON_BINDING(train) {
       py::arg("dense"), py::arg("centers"), py::arg("radii"), py::arg("targets"), py::arg("pcc_weight") = 0.5,
       py::arg("border") = "drop",
       "PixNet's tile loss (stx/train/tile_loss.h): (loss, weight per spot, predicted disk sums)");
+  t.def(
+      "stitched_predict",
+      [](const py::function& forward, const at::Tensor& image, const at::Tensor& centers, const at::Tensor& radii,
+         int64_t tile, int64_t margin, int64_t downsample) {
+        return as_value_error([&] {
+          const auto call = [&](const at::Tensor& x) { return forward(x).cast<at::Tensor>(); };
+          const auto r = stitched_predict(call, image, centers, radii, StitchOptions{tile, margin, downsample});
+          py::dict d;
+          d["spots"] = r.spots;
+          d["coverage"] = r.coverage;
+          d["map"] = r.map.defined() ? py::cast(r.map) : py::none();
+          d["tiles"] = r.tiles;
+          return d;
+        });
+      },
+      py::arg("forward"), py::arg("image"), py::arg("centers"), py::arg("radii"), py::arg("tile") = 512,
+      py::arg("margin") = 64, py::arg("downsample") = 0,
+      "Whole-image inference of a dense model by overlapping tiles (stx/train/stitch.h): {spots, coverage, map, "
+      "tiles}");
   t.def(
       "disk_pixel_counts",
       [](double cy, double cx, double r, int64_t h, int64_t w) {
