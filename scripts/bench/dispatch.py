@@ -20,7 +20,7 @@ emulation.apply_from_argv()
 import torch  # noqa: E402
 
 import stx  # noqa: E402
-from timing import median_time, print_header  # noqa: E402  (scripts/bench/timing.py)
+from timing import median_time, print_header, screen_chosen  # noqa: E402  (scripts/bench/timing.py)
 
 LEVELS = ["baseline", "avx2", "avx512"]
 
@@ -72,17 +72,17 @@ def main():
     print(f"  fastest alternative / chosen, worst case: {worst:.2f} (the claim holds if >= 0.5)")
 
     print(f"\n[2] cosine_topk int8 screen (dispatch: {report['cosine_topk_int8_screen']})")
-    q, b = torch.randn(1024, 256, generator=g), torch.randn(50000, 256, generator=g)
-    times = {}
-    for forced in ("0", "1"):
-        os.environ["STX_COSINE_TOPK_SCREEN"] = forced
-        times[forced] = median_time(lambda: stx.ops.cosine_topk(q, b, 100), args.repeats)
-    del os.environ["STX_COSINE_TOPK_SCREEN"]
-    chosen = "1" if report["cosine_topk_int8_screen"].startswith("on") else "0"
-    print(f"  Q=1024 N=50000 D=256 k=100: float32 path {times['0'] * 1e3:.1f} ms, int8 screen {times['1'] * 1e3:.1f} ms; "
-          f"chosen: {'screen' if chosen == '1' else 'float32'}, alternative / chosen = "
-          f"{times['1' if chosen == '0' else '0'] / times[chosen]:.2f}")
-
+    for n in (50000, 200000):  # below and above the screen's bank-size rule
+        q, b = torch.randn(1024, 256, generator=g), torch.randn(n, 256, generator=g)
+        times = {}
+        for forced in ("0", "1"):
+            os.environ["STX_COSINE_TOPK_SCREEN"] = forced
+            times[forced] = median_time(lambda: stx.ops.cosine_topk(q, b, 100), args.repeats)
+        del os.environ["STX_COSINE_TOPK_SCREEN"]
+        chosen = "1" if screen_chosen(report, 1024, n, 256) else "0"
+        print(f"  Q=1024 N={n} D=256 k=100: float32 path {times['0'] * 1e3:.1f} ms, int8 screen "
+              f"{times['1'] * 1e3:.1f} ms; chosen: {'screen' if chosen == '1' else 'float32'}, alternative / chosen = "
+              f"{times['1' if chosen == '0' else '0'] / times[chosen]:.2f}")
 
 if __name__ == "__main__":
     main()

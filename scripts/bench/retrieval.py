@@ -24,7 +24,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import stx  # noqa: E402
-from timing import cuda_peak_extra_mib, median_time, print_header, run_child  # noqa: E402  (scripts/bench/timing.py)
+from timing import cuda_peak_extra_mib, median_time, print_header, run_child, screen_chosen  # noqa: E402  (scripts/bench/timing.py)
 
 
 def composite_topk(query, bank, k, chunk=512):
@@ -106,16 +106,6 @@ def main():
         memory_cosine_topk(query, k, args, dev, Q, N, D)
     if 3 in sections:
         time_soft_labels(args, dev, D, g)
-
-
-def screen_chosen(report, Q, N, D):
-    """The dispatch rule of docs/ops/retrieval.md for float32 cosine, from libstx's own report."""
-    forced = os.environ.get("STX_COSINE_TOPK_SCREEN")
-    if forced in ("0", "1"):
-        return forced == "1"
-    least = report["cosine_topk_int8_screen_min"]
-    big = Q >= least["queries"] and N >= least["bank"] and D >= least["dim"]
-    return report["cosine_topk_int8_screen"].startswith("on") and big
 
 
 def time_path(query, bank, k, repeats, screen):

@@ -118,3 +118,15 @@ def run_child(code: str) -> dict:
     prelude = _CHILD_PRELUDE.format(bench_dir=os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def screen_chosen(report: dict, Q: int, N: int, D: int) -> bool:
+    """Whether libstx takes the int8 screen for a float32 cosine_topk of this size: its own report's
+    decision and size rule (docs/ops/retrieval.md), or the override variable."""
+    forced = os.environ.get("STX_COSINE_TOPK_SCREEN")
+    if forced in ("0", "1"):
+        return forced == "1"
+    least = report["cosine_topk_int8_screen_min"]
+    big = Q >= least["queries"] and N >= least["bank"] and D >= least["dim"]
+    return report["cosine_topk_int8_screen"].startswith("on") and big
+

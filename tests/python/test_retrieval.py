@@ -446,7 +446,7 @@ def test_screen_dispatch_follows_the_int8_gemm(monkeypatch, auto_isa):
     gemm = report["int8_gemm"]
     chosen = {"onednn": gemm["onednn_speedup"], "avx2_maddubs": gemm["avx2_speedup"]}[gemm["engine"]]
     assert gemm["speedup_over_float32"] == chosen
-    assert gemm["required_speedup"] == {"onednn": 1.6, "avx2_maddubs": 2.5}[gemm["engine"]]
+    assert gemm["required_speedup"] == {"onednn": 1.6, "avx2_maddubs": 1.3}[gemm["engine"]]
     assert gemm["fast"] == (gemm["speedup_over_float32"] >= gemm["required_speedup"])
 
 
