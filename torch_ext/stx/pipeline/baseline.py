@@ -86,7 +86,7 @@ def run_fold(args, config, log, preset: dict, sections, test_names: str, markers
     pool, test = pdata.pool(train_secs, genes), pdata.pool(test_secs, genes)
     sets = analysis.gene_sets(pool["targets"].numpy(), genes, top=args.set_size, markers=markers)
     abundance = pool["targets"].double().mean(0).numpy()
-    log(f"fold {tag}: train {pool['names']} ({len(pool['targets'])} spots), held out {test['names']} "
+    log(f"fold {tag or 'fixed split'}: train {pool['names']} ({len(pool['targets'])} spots), held out {test['names']} "
         f"({len(test['targets'])} spots); {len(genes)} genes ({rule})")
     rows = []
     for backbone in backbones:
