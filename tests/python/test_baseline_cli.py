@@ -57,7 +57,7 @@ def test_leave_one_out_protocols(tmp_path, capsys):
     assert main(base + ["--out", str(tmp_path / "loso"), "--protocol", "loso"]) == 0
     result = json.loads((tmp_path / "loso" / "baseline.json").read_text())
     sections = ["section_0", "section_1", "section_2"]
-    assert result["folds"] == sections
+    assert result["folds"] == sections and result["folds_done"] == 3 and result["complete"]
     assert [r["test_sections"] for r in result["results"]] == [[s] for s in sections]
     for r in result["results"]:
         assert sorted(r["train_sections"] + r["test_sections"]) == sections
@@ -105,3 +105,29 @@ def test_constant_predictions_are_reported(tmp_path, capsys, monkeypatch):
     assert main(["baseline", "--data", str(study), "--config", str(cfg), "--out", str(tmp_path / "out"),
                  "--set-size", "4"]) == 0
     assert "small_cnn predicts the same profile for every held-out spot" in capsys.readouterr().out
+
+
+def test_an_interrupted_study_keeps_its_finished_folds(tmp_path, monkeypatch, capsys):
+    import stx.pipeline.baseline as baseline
+
+    real = baseline.run_fold
+    calls = []
+
+    def fold_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("machine stopped")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(baseline, "run_fold", fold_then_fail)
+    study = tmp_path / "study"
+    stx.data.make_synthetic(str(study), seed=3, n_sections=3, image_size_px=500)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"steps": 2, "top_genes": 8, "patch_size": 16, "width": 4, "hidden_dim": 8}))
+    out = tmp_path / "out"
+    assert main(["baseline", "--data", str(study), "--config", str(cfg), "--out", str(out), "--protocol", "loso",
+                 "--set-size", "4"]) == 2
+    assert "machine stopped" in capsys.readouterr().err
+    kept = json.loads((out / "baseline.json").read_text())
+    assert kept["folds_done"] == 1 and not kept["complete"] and len(kept["results"]) == 1
+    assert kept["results"][0]["test_sections"] == ["section_0"]

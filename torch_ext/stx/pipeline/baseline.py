@@ -145,12 +145,13 @@ def run_baseline(args, config, log) -> int:
     plan = folds(args, names)
     log(f"data: {info['kind']}; protocol {args.protocol}: {len(plan)} fold(s), held out {plan}")
     rows = []
-    for held in plan:
+    for done, held in enumerate(plan, 1):
         tag = "" if args.protocol == "fixed" else held.replace(",", "+")
         rows += run_fold(args, config, log, preset, sections, held, markers, out, tag)
-    write_json(out / "baseline.json", {"stx_version": stx.__version__, "data": info, "protocol": args.protocol,
-                                       "folds": plan, "config": cfg.to_dict(), "results": rows,
-                                       "summary": summary(rows)})
+        # after every fold, so an interrupted study keeps the folds it finished
+        write_json(out / "baseline.json", {"stx_version": stx.__version__, "data": info, "protocol": args.protocol,
+                                           "folds": plan, "folds_done": done, "complete": done == len(plan),
+                                           "config": cfg.to_dict(), "results": rows, "summary": summary(rows)})
     (out / "report.md").write_text(report(rows, args.protocol))
     log(f"wrote {out / 'report.md'}")
     return 0
