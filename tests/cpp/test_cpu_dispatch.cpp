@@ -110,15 +110,27 @@ TEST(CpuDispatch, LevelsWithoutVnniScreenOnTheAvx2KernelOnlyWhenItPays) {
   const std::string active = r.substr(begin, r.find(']', begin) - begin);
   EXPECT_EQ(active.find("vnni"), std::string::npos) << r;
   EXPECT_EQ(active.find("avx512"), std::string::npos) << r;
-  // A problem large enough for the screen: the automatic choice equals the forced path of the
-  // calibration's verdict bit for bit (the screened path rescores with a different summation order).
+  // A problem just large enough for the screen (the size rule of retrieval_screen.h): the automatic
+  // choice equals the forced path of the calibration's verdict bit for bit (the screened path
+  // rescores with a different summation order). One bank row fewer: the float32 path.
+  const auto number_after = [&r](const std::string& key) { return std::stoll(r.substr(r.find(key) + key.size())); };
+  const int64_t min_queries = number_after("\"queries\": "), min_bank = number_after("\"bank\": ");
+  EXPECT_EQ(min_queries, 512);
+  EXPECT_EQ(min_bank, 100000);
   at::manual_seed(5);
-  const at::Tensor q = at::randn({512, 64}), b = at::randn({8192, 64});
+  const at::Tensor q = at::randn({min_queries, 64});
+  const at::Tensor b = at::randn({min_bank, 64});
+  const at::Tensor small = b.slice(0, 1);
   auto [s_auto, i_auto] = stx::ops::cosine_topk(q, b, 20);
+  auto [small_auto, small_auto_i] = stx::ops::cosine_topk(q, small, 20);
   setenv("STX_COSINE_TOPK_SCREEN", fast ? "1" : "0", 1);
   auto [s_forced, i_forced] = stx::ops::cosine_topk(q, b, 20);
+  setenv("STX_COSINE_TOPK_SCREEN", "0", 1);
+  auto [small_f32, small_f32_i] = stx::ops::cosine_topk(q, small, 20);
+  unsetenv("STX_COSINE_TOPK_SCREEN");
   EXPECT_TRUE(at::equal(s_auto, s_forced));
   EXPECT_TRUE(at::equal(i_auto, i_forced));
+  EXPECT_TRUE(at::equal(small_auto, small_f32));
 }
 
 TEST(CpuDispatch, BadLevelsAreErrors) {
