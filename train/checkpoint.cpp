@@ -292,7 +292,7 @@ Checkpoint load_checkpoint(const std::string& path) {
         const auto& v = val_losses.toListRef()[i];
         TORCH_CHECK(st.isInt() && v.isDouble(), r.where("train_state.validation_steps"),
                     " must hold integers and validation_losses floats");
-        s.validation.emplace_back(st.toInt(), v.toDouble());
+        s.validation.emplace_back(st.toInt(), v.to<double>());
       }
       s.best_step = t.integer(t.get("best_step"), "train_state.best_step");
       s.best_model = t.tensors(t.get("best_model"), "train_state.best_model");

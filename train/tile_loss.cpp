@@ -10,32 +10,9 @@
 #include <stx/ops/losses.h>
 #include <stx/ops/spot_pool.h>
 
-namespace stx::train {
+#include "ops/spot_pool_common.h"
 
-std::pair<int64_t, int64_t> disk_pixel_counts(double cy, double cx, double r, int64_t h, int64_t w) {
-  int64_t whole = 0, inside = 0;
-  // Rows are walked one by one and coordinates cast to integers: keep both bounded.
-  TORCH_CHECK(std::isfinite(cy) && std::isfinite(cx) && std::abs(cy) <= 1e15 && std::abs(cx) <= 1e15,
-              "disk_pixel_counts: the centre must be finite with |y|, |x| <= 1e15, got (", cy, ", ", cx, ")");
-  TORCH_CHECK(r >= 0.0 && r <= 1e7, "disk_pixel_counts: the radius must be in [0, 1e7], got ", r);
-  const double r2 = r * r;
-  // Rows whose centres can meet the disk; per row the columns in [cx - half, cx + half], counted
-  // with the exact membership test of spot_pool at the two ends.
-  for (int64_t i = static_cast<int64_t>(std::ceil(cy - r)); i <= static_cast<int64_t>(std::floor(cy + r)); ++i) {
-    const double dy2 = (i - cy) * (i - cy);
-    if (dy2 > r2) continue;
-    const double half = std::sqrt(r2 - dy2);
-    int64_t lo = static_cast<int64_t>(std::ceil(cx - half)), hi = static_cast<int64_t>(std::floor(cx + half));
-    while (lo <= hi && (i - cy) * (i - cy) + (lo - cx) * (lo - cx) > r2) ++lo;  // float64 rounding at the rim
-    while (hi >= lo && (i - cy) * (i - cy) + (hi - cx) * (hi - cx) > r2) --hi;
-    while ((i - cy) * (i - cy) + (lo - 1 - cx) * (lo - 1 - cx) <= r2) --lo;
-    while ((i - cy) * (i - cy) + (hi + 1 - cx) * (hi + 1 - cx) <= r2) ++hi;
-    if (hi < lo) continue;
-    whole += hi - lo + 1;
-    if (i >= 0 && i < h) inside += std::max<int64_t>(0, std::min(hi, w - 1) - std::max<int64_t>(lo, 0) + 1);
-  }
-  return {whole, inside};
-}
+namespace stx::train {
 
 TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, const at::Tensor& radii,
                         const at::Tensor& targets, const TileLossOptions& options) {
@@ -65,36 +42,31 @@ TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, cons
   TORCH_CHECK(options.pcc_weight == 0.0 || g >= 2, "tile_spot_loss: the PCC term needs at least 2 genes, got ", g,
               " (set pcc_weight 0)");
 
-  // Covered fractions, on the CPU in float64 (the membership test of spot_pool).
-  const auto c = centers.to(at::kCPU, at::kDouble).contiguous();
-  const auto r = radii.to(at::kCPU, at::kDouble).reshape({n, s}).contiguous();
-  const double* cp = c.const_data_ptr<double>();
-  const double* rp = r.const_data_ptr<double>();
-  const int64_t yx = centers.size(1) - 2;  // column of y
-  auto fraction = at::empty({n, s}, at::kDouble);
-  double* fp = fraction.mutable_data_ptr<double>();
-  for (int64_t i = 0; i < n; ++i) {
-    const double cy = cp[i * centers.size(1) + yx], cx = cp[i * centers.size(1) + yx + 1];
-    for (int64_t k = 0; k < s; ++k) {
-      const double rad = rp[i * s + k];
-      TORCH_CHECK(std::isfinite(cy) && std::isfinite(cx) && std::isfinite(rad) && rad >= 0.0,
-                  "tile_spot_loss: spot ", i, " has a non-finite centre or a negative radius");
-      // Bounded like spot_pool's "area" reduction: counting a disk's pixels walks its rows.
-      const double max_radius = 4.0 * static_cast<double>(std::max<int64_t>({h, w, 256}));
-      TORCH_CHECK(rad <= max_radius, "tile_spot_loss: spot ", i, " has radius ", rad, ", more than 4 x max(h, w, 256) = ",
-                  max_radius, " map pixels");
-      TORCH_CHECK(cy + rad >= 0.0 && cy - rad <= static_cast<double>(h - 1) && cx + rad >= 0.0 &&
-                      cx - rad <= static_cast<double>(w - 1),
-                  "tile_spot_loss: spot ", i, " at (y ", cy, ", x ", cx, ") radius ", rad, " lies wholly outside the ", h,
-                  " x ", w, " tile");
-      const auto [whole, inside] = disk_pixel_counts(cy, cx, rad, h, w);
-      TORCH_CHECK(whole > 0, "tile_spot_loss: spot ", i, " (radius ", rad,
-                  ") covers no pixel centre; use radii of at least 0.5 map pixels");
-      TORCH_CHECK(inside > 0, "tile_spot_loss: spot ", i, " at (y ", cy, ", x ", cx, ") radius ", rad,
-                  " lies wholly outside the ", h, " x ", w, " tile");
-      fp[i * s + k] = static_cast<double>(inside) / static_cast<double>(whole);
-    }
+  // Bounded like spot_pool's reduce="area", which computes the covered fractions below.
+  const double max_radius = stx::ops::detail::max_area_radius(h, w);
+  const auto r = radii.to(at::kCPU, at::kDouble).reshape({n, s});
+  const auto bad = (~(r.ge(0.0) & r.le(max_radius))).reshape({n * s}).nonzero();  // NaN fails both
+  if (bad.numel() > 0) {
+    const int64_t i = bad[0].item<int64_t>();
+    TORCH_CHECK(false, "tile_spot_loss: spot ", i / s, " has radius ", r.reshape({n * s})[i].item<double>(),
+                "; radii must be in [0, 4 x max(h, w, 256)] = [0, ", max_radius, "] map pixels");
   }
+  // Covered fraction of every (spot, scale): spot_pool's own membership and footprint count, read
+  // out of a map of ones with reduce="area" (in-map pixels over the whole disk's).
+  const auto yx = centers.narrow(1, centers.size(1) - 2, 2);  // the batch does not change a fraction
+  const auto ones = at::ones({1, 1, h, w}, at::TensorOptions().dtype(at::kDouble));
+  auto [area_mean, covered] = stx::ops::spot_pool(ones, yx.to(at::kCPU, at::kDouble), r, "disk", "area");
+  const auto in_map = covered.to(at::kDouble).reshape({n, s});
+  const auto empty = in_map.reshape({n * s}).eq(0).nonzero();
+  if (empty.numel() > 0) {
+    const int64_t i = empty[0].item<int64_t>() / s;
+    TORCH_CHECK(false, "tile_spot_loss: spot ", i, " at (y ", yx[i][0].item<double>(), ", x ", yx[i][1].item<double>(),
+                ") covers no pixel of the ", h, " x ", w,
+                " tile: it lies wholly outside it, or its radius is below 0.5 map pixels");
+  }
+  // The mean is in-map count x (1 / whole count): recover the whole count as an integer, so a whole
+  // spot's fraction is exactly 1.
+  const auto fraction = in_map / (in_map / area_mean.reshape({n, s})).round();
   const bool drop = options.border == "drop";
   auto weight = drop ? fraction.eq(1.0).to(at::kDouble) : fraction;
   TORCH_CHECK(weight.sum().item<double>() > 0.0, "tile_spot_loss: no spot lies wholly inside the ", h, " x ", w,

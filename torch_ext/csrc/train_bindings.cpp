@@ -255,13 +255,6 @@ STX_PYTHON_BINDING(train) {
       py::arg("margin") = 64, py::arg("downsample") = 0,
       "Whole-image inference of a dense model by overlapping tiles (stx/train/stitch.h): {spots, coverage, map, "
       "tiles}");
-  t.def(
-      "disk_pixel_counts",
-      [](double cy, double cx, double r, int64_t h, int64_t w) {
-        return as_value_error([&] { return disk_pixel_counts(cy, cx, r, h, w); });
-      },
-      py::arg("cy"), py::arg("cx"), py::arg("r"), py::arg("h"),
-        py::arg("w"), "(pixel centres in the disk, of them inside an h x w map)");
   t.def("write_json", [](const std::string& path, const py::object& value) {
     auto j = to_json(value, path);
     as_value_error([&] { write_json(path, j); });

@@ -13,10 +13,11 @@
 //            train (sample tiles with a margin, or accept fewer spots per tile);
 //   "weight" a cut spot's disk sum is extrapolated from its covered part (sum / covered fraction)
 //            and its terms are weighted by that fraction.
-// The covered fraction is the in-map pixel count of the disk over its whole pixel count (pixel
-// centres as in spot_pool: pixel (i, j) is inside when (i - cy)^2 + (j - cx)^2 <= r^2).
-// A spot wholly outside the map, a tile with no spot, an empty scale list, a gene count that differs
-// between the map and the targets, and non-finite targets are errors naming the argument.
+// The covered fraction is the in-map pixel count of the disk over its whole pixel count, as
+// spot_pool's reduce="area" counts them (pixel (i, j) is inside when (i - cy)^2 + (j - cx)^2 <= r^2).
+// A spot that covers no pixel of the map, a tile with no spot, an empty scale list, radii above
+// 4 x max(h, w, 256), a gene count that differs between the map and the targets, and non-finite
+// targets are errors naming the argument.
 #include <ATen/core/Tensor.h>
 
 #include <string>
@@ -40,8 +41,5 @@ struct TileLoss {
 // map pixels; targets [N, G] or [N, S, G] (the quantity a disk sum of the map should give).
 STX_API TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, const at::Tensor& radii,
                                 const at::Tensor& targets, const TileLossOptions& options = {});
-
-// Pixel centres inside the disk (cy, cx, r) over the whole plane, and inside a h x w map.
-STX_API std::pair<int64_t, int64_t> disk_pixel_counts(double cy, double cx, double r, int64_t h, int64_t w);
 
 }  // namespace stx::train
