@@ -52,6 +52,8 @@ TrainResult fit(const Pool& pool, const std::vector<int64_t>& idx,
                                     const std::vector<std::string>& genes, const Config& config,
                                     const RunOptions& o, const TrainHooks& hooks, const fs::path& out,
                                     const std::string& resume_from, const Log& log) {
+  TORCH_CHECK(!find_recipe(config.string("model")).dense, "config 'model' '", config.string("model"),
+              "' is a dense model trained on image tiles: run the pixnet command (stx-train pixnet / python -m stx pixnet)");
   TrainRequest r;
   r.patches = rows(pool.patches, idx);
   r.targets = rows(pool.targets, idx);
@@ -186,6 +188,8 @@ void run_train(const RunOptions& o, const Config& config, const TrainHooks& hook
 void run_evaluate(const RunOptions& o, const Config& config, const Log& log) {
   TORCH_CHECK(!o.checkpoint.empty(), "--checkpoint is required");
   auto ck = load_checkpoint(o.checkpoint);  // before any output: a bad checkpoint leaves nothing behind
+  TORCH_CHECK(!find_recipe(ck.recipe).dense, "--checkpoint ", o.checkpoint, " holds the dense model '", ck.recipe,
+              "': evaluate it with the pixnet command");
   // The model and its patches are the checkpoint's; where it runs is this run's.
   json values = ck.config.values;
   values["device"] = config.string("device");

@@ -64,6 +64,9 @@ Section section_from_sample(const std::string& name, const stx::data::SpatialSam
   s.image_path = sample.image_path;
   s.mpp = mpp;
   s.image_scale = scale;
+  if (auto d = sample.scalefactors.find("spot_diameter_fullres"); d != sample.scalefactors.end() && d->second > 0) {
+    s.spot_diameter_um = d->second * mpp;
+  }
   return s;
 }
 
@@ -89,6 +92,7 @@ std::vector<Section> load_legacy_st(const fs::path& folder, const Config& config
     double mpp = sample.microns_per_pixel;
     if (!std::isfinite(mpp)) mpp = spacing_mpp(sample.coords_px, 200.0);  // legacy ST: 200 um centre to centre
     sections.push_back(section_from_sample(name, sample, config, mpp));
+    sections.back().spot_diameter_um = 100.0;  // legacy ST spots are 100 um across
   }
   TORCH_CHECK(!sections.empty(), "--data ", folder.string(), ": no ST-cnts/<section>.tsv.gz files");
   return sections;
@@ -198,6 +202,7 @@ std::vector<Section> load_sections(const std::string& data, const Config& config
     auto study = stx::data::make_synthetic(dir, o);
     for (const auto& s : study.sections) {
       sections.push_back(section_from_sample(s.name, stx::data::read_visium(s.folder, dense), config));
+      sections.back().folder = s.folder;
     }
     d = {"synthetic", dir, study.reference_path};
   } else {
@@ -209,6 +214,7 @@ std::vector<Section> load_sections(const std::string& data, const Config& config
         if (fs::is_directory(entry / "spatial")) {
           sections.push_back(section_from_sample(entry.filename().string(),
                                                  stx::data::read_visium(entry.string(), dense), config));
+          sections.back().folder = entry.string();
         }
       }
       if (fs::is_regular_file(folder / "reference.h5ad")) d.reference = (folder / "reference.h5ad").string();
@@ -219,6 +225,7 @@ std::vector<Section> load_sections(const std::string& data, const Config& config
       while (name.size() > 1 && name.back() == '/') name.pop_back();
       sections.push_back(section_from_sample(fs::path(name).filename().string(), stx::data::read_visium(data, dense),
                                              config));
+      sections.back().folder = data;
     } else {
       for (const auto& h5ad : sorted_entries(folder / "st")) {
         if (h5ad.extension() != ".h5ad") continue;

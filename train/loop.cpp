@@ -15,72 +15,10 @@
 #include <stx/stx.h>
 #include <stx/train/checkpoint.h>
 
+#include "train/loop_common.h"
+
 namespace stx::train {
 namespace {
-
-std::vector<std::pair<std::string, at::Tensor>> named_parameters(TrainableModel& model) {
-  std::vector<std::pair<std::string, at::Tensor>> out;
-  for (const auto& p : model.module().named_parameters()) out.emplace_back(p.key(), p.value());
-  return out;
-}
-
-void average_gradients(TrainableModel& model, const TrainHooks& hooks) {
-  std::vector<at::Tensor> grads;
-  for (auto& [name, p] : named_parameters(model)) {
-    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-    grads.push_back(p.grad().flatten());
-  }
-  auto flat = at::cat(grads);
-  hooks.average_gradients(flat);
-  int64_t offset = 0;
-  for (auto& [name, p] : named_parameters(model)) {
-    const int64_t n = p.numel();
-    p.mutable_grad().copy_(flat.slice(0, offset, offset + n).view_as(p));
-    offset += n;
-  }
-}
-
-TrainState capture(TrainableModel& model, torch::optim::AdamW& opt, const at::Generator& gen, int64_t step,
-                   const at::Tensor& order, int64_t cursor, const std::vector<double>& losses) {
-  TrainState s;
-  s.step = step;
-  for (auto& [name, p] : named_parameters(model)) {
-    auto it = opt.state().find(p.unsafeGetTensorImpl());
-    if (it == opt.state().end()) continue;
-    auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
-    s.optimizer[name + ".exp_avg"] = st.exp_avg().detach().cpu().clone();
-    s.optimizer[name + ".exp_avg_sq"] = st.exp_avg_sq().detach().cpu().clone();
-    s.optimizer[name + ".step"] = at::scalar_tensor(st.step(), at::kLong);
-  }
-  s.generator = gen.get_state();
-  s.global_generator = at::detail::getDefaultCPUGenerator().get_state();
-  s.order = order.clone();
-  s.cursor = cursor;
-  s.losses = losses;
-  return s;
-}
-
-void restore(TrainableModel& model, torch::optim::AdamW& opt, at::Generator& gen, const TrainState& s,
-             const std::string& source) {
-  for (auto& [name, p] : named_parameters(model)) {
-    auto a = s.optimizer.find(name + ".exp_avg");
-    if (a == s.optimizer.end()) continue;
-    auto b = s.optimizer.find(name + ".exp_avg_sq");
-    auto n = s.optimizer.find(name + ".step");
-    TORCH_CHECK(b != s.optimizer.end() && n != s.optimizer.end() && a->second.sizes() == p.sizes() &&
-                    b->second.sizes() == p.sizes(),
-                source, ": the optimizer state of '", name, "' does not fit the model");
-    auto st = std::make_unique<torch::optim::AdamWParamState>();
-    st->step(n->second.item<int64_t>());
-    st->exp_avg(a->second.to(p.device()).clone());
-    st->exp_avg_sq(b->second.to(p.device()).clone());
-    opt.state()[p.unsafeGetTensorImpl()] = std::move(st);
-  }
-  gen.set_state(s.generator);
-  at::Generator global = at::detail::getDefaultCPUGenerator();  // a handle on torch's default generator
-  std::lock_guard<std::mutex> lock(global.mutex());
-  global.set_state(s.global_generator);
-}
 
 // The fixed validation split of config val_fraction: a permutation from its own generator (seed
 // mixed with a constant), so it is the same whatever the steps, batch size or augmentation.
@@ -207,13 +145,9 @@ TrainResult train_model(const TrainRequest& r, const Config& config, const Train
     cursor += batch;
     // Config augment: a preset of stx/data/augment.h on [0, 1] images, then the normalisation.
     auto x = normalise(stx::data::augment(to_unit(patches.index_select(0, idx), device), augment, gen));
-    for (auto& group : opt.param_groups()) {  // cosine schedule to 0 over `steps`
-      group.options().set_lr(lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / steps)));
-    }
+    set_cosine_lr(opt, lr, step, steps);
     auto [loss, pred] = model->loss(x, targets.index_select(0, idx).to(at::Device(device)), bank, r.retrieval);
-    const double value = loss.item<double>();
-    TORCH_CHECK(std::isfinite(value), "training diverged: the loss is ", value, " at step ", step + 1, " of ", steps,
-                " (lower 'lr', or raise 'temperature' (", config.number("temperature"), ") and check the data)");
+    const double value = finite_loss(loss, step, steps, config);
     opt.zero_grad();
     loss.backward();
     if (hooks.world > 1) average_gradients(*model, hooks);

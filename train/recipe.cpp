@@ -42,6 +42,16 @@ std::unique_ptr<TrainableModel> build_model(const Config& config, int64_t num_ge
   return model;
 }
 
+std::tuple<at::Tensor, at::Tensor> DenseTrainableModel::loss(const at::Tensor&, const at::Tensor&, const Bank&, bool) {
+  TORCH_CHECK(false, "a dense model trains on image tiles, not spot patches: run the pixnet command "
+                     "(stx-train pixnet / python -m stx pixnet)");
+}
+
+at::Tensor DenseTrainableModel::predict(const at::Tensor&) {
+  TORCH_CHECK(false, "a dense model is read out inside regions by stitched inference, not per spot patch: run the "
+                     "pixnet command (stx-train pixnet / python -m stx pixnet)");
+}
+
 RecipeRegistrar::RecipeRegistrar(Recipe (*make)()) { register_recipe(make()); }
 
 }  // namespace stx::train

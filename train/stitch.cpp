@@ -16,6 +16,8 @@ StitchResult stitched_predict(const std::function<at::Tensor(const at::Tensor&)>
   TORCH_CHECK(o.tile >= 1 && o.margin >= 0 && o.downsample >= 0,
               "stitched_predict: tile must be >= 1, margin and downsample >= 0, got ", o.tile, ", ", o.margin, ", ",
               o.downsample);
+  TORCH_CHECK(o.shape == "disk" || o.shape == "square", "stitched_predict: shape must be \"disk\" or \"square\", got \"",
+              o.shape, "\"");
   TORCH_CHECK(o.downsample == 0 || o.tile % o.downsample == 0, "stitched_predict: tile (", o.tile,
               ") must be a multiple of downsample (", o.downsample, ") so the blocks align across tiles");
   TORCH_CHECK(image.dim() == 3 && image.size(0) == 3 && at::isFloatingType(image.scalar_type()),
@@ -67,14 +69,14 @@ StitchResult stitched_predict(const std::function<at::Tensor(const at::Tensor&)>
       }
       const at::Tensor core = pred[0].slice(1, y0 - cy0, y1 - cy0).slice(2, x0 - cx0, x1 - cx0).to(at::kCPU, at::kFloat);
       if (n > 0) {
-        // Spots whose disk can meet this core; their in-core sums add up over the partition.
+        // Spots whose disk (or square) can meet this core; their in-core sums add up over the partition.
         const auto cy = c.select(1, 0), cx = c.select(1, 1);
         const auto meets = (cy + reach).ge(y0) & (cy - reach).le(y1 - 1) & (cx + reach).ge(x0) & (cx - reach).le(x1 - 1);
         const auto idx = meets.nonzero().squeeze(1);
         if (idx.numel() > 0) {
           const auto shifted = c.index_select(0, idx) - at::tensor({static_cast<double>(y0), static_cast<double>(x0)},
                                                                     at::kDouble);
-          auto [sums, cov] = stx::ops::spot_pool(core.unsqueeze(0), shifted, r.index_select(0, idx), "disk", "sum");
+          auto [sums, cov] = stx::ops::spot_pool(core.unsqueeze(0), shifted, r.index_select(0, idx), o.shape, "sum");
           out.spots.index_add_(0, idx, sums);
           out.coverage.index_add_(0, idx, cov.to(at::kFloat));
         }

@@ -18,6 +18,8 @@ TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, cons
                         const at::Tensor& targets, const TileLossOptions& options) {
   TORCH_CHECK(options.border == "drop" || options.border == "weight",
               "tile_spot_loss: border must be \"drop\" or \"weight\", got \"", options.border, "\"");
+  TORCH_CHECK(options.shape == "disk" || options.shape == "square",
+              "tile_spot_loss: shape must be \"disk\" or \"square\", got \"", options.shape, "\"");
   TORCH_CHECK(std::isfinite(options.pcc_weight) && options.pcc_weight >= 0.0,
               "tile_spot_loss: pcc_weight must be finite and >= 0, got ", options.pcc_weight);
   TORCH_CHECK(dense.dim() == 4 && at::isFloatingType(dense.scalar_type()),
@@ -55,7 +57,7 @@ TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, cons
   // out of a map of ones with reduce="area" (in-map pixels over the whole disk's).
   const auto yx = centers.narrow(1, centers.size(1) - 2, 2);  // the batch does not change a fraction
   const auto ones = at::ones({1, 1, h, w}, at::TensorOptions().dtype(at::kDouble));
-  auto [area_mean, covered] = stx::ops::spot_pool(ones, yx.to(at::kCPU, at::kDouble), r, "disk", "area");
+  auto [area_mean, covered] = stx::ops::spot_pool(ones, yx.to(at::kCPU, at::kDouble), r, options.shape, "area");
   const auto in_map = covered.to(at::kDouble).reshape({n, s});
   const auto empty = in_map.reshape({n * s}).eq(0).nonzero();
   if (empty.numel() > 0) {
@@ -72,7 +74,7 @@ TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, cons
   TORCH_CHECK(weight.sum().item<double>() > 0.0, "tile_spot_loss: no spot lies wholly inside the ", h, " x ", w,
               " tile (border \"drop\"); take tiles with a margin or use border \"weight\"");
 
-  auto pooled = std::get<0>(stx::ops::spot_pool(dense, centers, radii, "disk", "sum"));  // [N, (S,) G]
+  auto pooled = std::get<0>(stx::ops::spot_pool(dense, centers, radii, options.shape, "sum"));  // [N, (S,) G]
   const auto opts = pooled.options();
   auto frac = fraction.to(opts).reshape(multi ? at::IntArrayRef{n, s, 1} : at::IntArrayRef{n, 1});
   auto predicted = drop ? pooled : pooled / frac;
@@ -82,6 +84,7 @@ TileLoss tile_spot_loss(const at::Tensor& dense, const at::Tensor& centers, cons
   auto row_w = weight.reshape({n * s});
   auto used = row_w.gt(0.0).nonzero().squeeze(1).to(pooled.device());
   auto p = rows_pred.index_select(0, used), t = rows_true.index_select(0, used);
+  if (options.log1p) p = at::log1p(p.clamp_min(0.0));  // a density map's sums are >= 0 up to rounding
   auto wu = row_w.to(opts).index_select(0, used);
   auto mse = ((p - t).pow(2).mean(1) * wu).sum() / wu.sum();
   auto loss = mse;

@@ -12,6 +12,7 @@
 #include <stx/train/data.h>
 #include <stx/train/loop.h>
 #include <stx/train/metrics.h>
+#include <stx/train/pixnet.h>
 #include <stx/train/recipe.h>
 #include <stx/train/stitch.h>
 #include <stx/train/tile_loss.h>
@@ -227,22 +228,23 @@ STX_PYTHON_BINDING(train) {
   t.def(
       "tile_spot_loss",
       [](const at::Tensor& dense, const at::Tensor& centers, const at::Tensor& radii, const at::Tensor& targets,
-         double pcc_weight, const std::string& border) {
+         double pcc_weight, const std::string& border, const std::string& shape, bool log1p) {
         return as_value_error([&] {
-          const auto r = tile_spot_loss(dense, centers, radii, targets, TileLossOptions{pcc_weight, border});
+          const auto r =
+              tile_spot_loss(dense, centers, radii, targets, TileLossOptions{pcc_weight, border, shape, log1p});
           return std::make_tuple(r.loss, r.weight, r.predicted);
         });
       },
       py::arg("dense"), py::arg("centers"), py::arg("radii"), py::arg("targets"), py::arg("pcc_weight") = 0.5,
-      py::arg("border") = "drop",
+      py::arg("border") = "drop", py::arg("shape") = "disk", py::arg("log1p") = false,
       "PixNet's tile loss (stx/train/tile_loss.h): (loss, weight per spot, predicted disk sums)");
   t.def(
       "stitched_predict",
       [](const py::function& forward, const at::Tensor& image, const at::Tensor& centers, const at::Tensor& radii,
-         int64_t tile, int64_t margin, int64_t downsample) {
+         int64_t tile, int64_t margin, int64_t downsample, const std::string& shape) {
         return as_value_error([&] {
           const auto call = [&](const at::Tensor& x) { return forward(x).cast<at::Tensor>(); };
-          const auto r = stitched_predict(call, image, centers, radii, StitchOptions{tile, margin, downsample});
+          const auto r = stitched_predict(call, image, centers, radii, StitchOptions{tile, margin, downsample, shape});
           py::dict d;
           d["spots"] = r.spots;
           d["coverage"] = r.coverage;
@@ -252,7 +254,7 @@ STX_PYTHON_BINDING(train) {
         });
       },
       py::arg("forward"), py::arg("image"), py::arg("centers"), py::arg("radii"), py::arg("tile") = 512,
-      py::arg("margin") = 64, py::arg("downsample") = 0,
+      py::arg("margin") = 64, py::arg("downsample") = 0, py::arg("shape") = "disk",
       "Whole-image inference of a dense model by overlapping tiles (stx/train/stitch.h): {spots, coverage, map, "
       "tiles}");
   t.def("write_json", [](const std::string& path, const py::object& value) {
@@ -318,4 +320,19 @@ STX_PYTHON_BINDING(train) {
       },
       py::arg("config"), py::arg("checkpoint"), py::arg("data"), py::arg("sections"), py::arg("out"),
       py::arg("force") = false, py::arg("log") = py::none());
+  t.def(
+      "run_pixnet",
+      [](const Config& c, const std::string& data, const std::string& test_sections, const std::string& out,
+         bool force, const py::object& log) {
+        auto o = options_of(data, "", test_sections, out, "", "", force, false, false);
+        auto l = log_of(log);
+        as_value_error([&] {
+          py::gil_scoped_release no_gil;
+          run_pixnet(o, c, l);
+        });
+      },
+      py::arg("config"), py::arg("data"), py::arg("test_sections"), py::arg("out"), py::arg("force") = false,
+      py::arg("log") = py::none(),
+      "The PixNet study (stx/train/pixnet.h): dense model vs spot-patch model at every region set of the "
+      "held-out sections -> out/metrics.json, report.md, checkpoint.pt");
 }

@@ -1,4 +1,4 @@
-"""``python -m stx {demo,sample,train,evaluate,baseline,config,schema}``: the Python front end of the
+"""``python -m stx {demo,sample,train,evaluate,baseline,pixnet,config,schema}``: the Python front end of the
 training layer (``stx-train`` is the native one: same config file, checkpoint and metrics.json).
 
 Every run writes ``metrics.json``; nothing already written (reports, checkpoints, selections) is
@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--val-fraction", type=float, default=0.1,
                           help="the recipe's fixed validation split: share of the training spots held back to keep "
                           "the model of the best validation loss (config val_fraction; 0: the last model)")
+
+    pixnet = sub.add_parser("pixnet", help="the PixNet study: a dense model vs the spot-patch model at every region "
+                            "size of the held-out sections (docs/pixnet.md)")
+    _common(pixnet, keys, out_default="out/pixnet")
+    pixnet.add_argument("--test-sections", default=None, help="comma-separated held-out sections (default: the last)")
 
     config = sub.add_parser("config", help="print the resolved config (defaults < --config file < flags)")
     _common(config, keys, out_default="")

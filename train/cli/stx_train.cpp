@@ -18,6 +18,7 @@
 #include <stx/stx.h>
 #include <stx/train/commands.h>
 #include <stx/train/config.h>
+#include <stx/train/pixnet.h>
 
 namespace {
 
@@ -39,6 +40,7 @@ std::string usage() {
          "\n       stx-train train --data DIR --sections A,B --out DIR [--selection FILE] [--no-retrieval] "
          "[--resume] [--config FILE] [--force]" +
          flags +
+         "\n       stx-train pixnet [--data DIR] --out DIR [--test-sections C] [--config FILE] [--force]" + flags +
          "\n       stx-train evaluate --checkpoint FILE --data DIR --sections C --out DIR [--config FILE] [--force]" +
          flags + "\n       stx-train config [--config FILE]" + flags + "\n       stx-train schema\n";
 }
@@ -57,7 +59,7 @@ Args parse(int argc, char** argv) {
     std::cout << usage();
     std::exit(0);
   }
-  static const char* commands[] = {"demo", "train", "evaluate", "config", "schema"};
+  static const char* commands[] = {"demo", "train", "evaluate", "pixnet", "config", "schema"};
   if (std::find(std::begin(commands), std::end(commands), a.command) == std::end(commands)) {
     fail("", "unknown command '" + a.command + "'", true);
   }
@@ -122,6 +124,8 @@ int run(const Args& a) {
     run_holdout(a.run, config, log);
   } else if (a.command == "train") {
     run_train(a.run, config, {}, log);
+  } else if (a.command == "pixnet") {
+    run_pixnet(a.run, config, log);
   } else {
     run_evaluate(a.run, config, log);
   }

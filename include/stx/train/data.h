@@ -3,6 +3,7 @@
 // panel and regression targets built from them. Used by both front ends.
 #include <ATen/core/Tensor.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct Section {
   std::string image_path;
   double mpp = 0;          // um per full-resolution pixel
   double image_scale = 1;  // image pixels = coords * image_scale
+  std::string folder;      // the section's own folder, when it has one (Visium / synthetic), else ""
+  double spot_diameter_um = std::nan("");  // of its spots, when known (scale factors, or legacy ST's 100 um)
 };
 
 struct DataInfo {

@@ -13,6 +13,7 @@
 #include <stx/macros.h>
 #include <stx/train/config.h>
 #include <stx/train/recipe.h>
+#include <stx/train/tiles.h>
 
 namespace stx::train {
 
@@ -58,6 +59,22 @@ struct TrainRequest {
   std::string resume_from;
 };
 STX_API TrainResult train_model(const TrainRequest& request, const Config& config, const TrainHooks& hooks = {});
+
+// The tile loop: a dense recipe (config model, Recipe::dense) trained on tiles drawn by sample_tiles
+// (config tile_px, tile_batch, border, augment) from `sections`, every region group's loss
+// tile_spot_loss(..., log1p = true, pcc_weight) averaged over the groups present in the batch, with the
+// same optimiser, schedule, divergence check and resumable checkpoints as train_model.
+// `mean_density`: the start of the map ([G] counts per pixel). No validation split (val_fraction 0).
+struct TileRequest {
+  std::vector<TileSection> sections;
+  uint64_t seed = 0;
+  std::vector<std::string> genes;
+  std::string checkpoint_path;
+  std::string resume_from;
+};
+STX_API TrainResult train_tiles(const TileRequest& request, const Config& config, const TrainHooks& hooks = {});
+// Mean counts per pixel [G] over the first region group of `sections` (the start of a density map).
+STX_API at::Tensor mean_density(const std::vector<TileSection>& sections);
 
 STX_API at::Tensor predict(TrainableModel& model, const at::Tensor& patches_u8, const std::string& device,
                            int64_t batch_size = 256);

@@ -52,10 +52,24 @@ class STX_API TrainableModel {
   virtual at::Tensor predict(const at::Tensor& images) = 0;
 };
 
+// A dense model (e.g. recipe pixnet): per-pixel expression maps trained on image tiles by the tile
+// loop (train_tiles in stx/train/loop.h, data in stx/train/tiles.h) and read out inside regions of
+// any size, instead of one prediction per spot patch.
+class STX_API DenseTrainableModel : public TrainableModel {
+ public:
+  // ImageNet-normalised images [B, 3, h, w] -> a per-pixel density of counts [B, G, h, w] (>= 0).
+  virtual at::Tensor dense(const at::Tensor& images) = 0;
+  // start_from_mean receives the mean count density per pixel [G] of the training regions.
+  // The spot-patch interface is not a dense model's: both are errors that say what to run instead.
+  std::tuple<at::Tensor, at::Tensor> loss(const at::Tensor&, const at::Tensor&, const Bank&, bool) override;
+  at::Tensor predict(const at::Tensor&) override;
+};
+
 struct Recipe {
   std::string name;
   std::string doc;
   std::function<std::unique_ptr<TrainableModel>(const Config& config, int64_t num_genes)> build;
+  bool dense = false;  // trains on tiles (a DenseTrainableModel)
 };
 
 STX_API void register_recipe(Recipe recipe);

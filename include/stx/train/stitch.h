@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <string>
 
 #include <stx/macros.h>
 
@@ -20,6 +21,7 @@ struct StitchOptions {
   int64_t tile = 512;       // core side (pixels)
   int64_t margin = 64;      // context on each side (pixels)
   int64_t downsample = 0;   // 0: no map; f >= 1: a map averaged over f x f blocks (tile % f == 0)
+  std::string shape = "disk";  // spot_pool's region shape: "disk", or "square" (bins; radius = half side)
 };
 
 struct StitchResult {

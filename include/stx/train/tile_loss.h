@@ -14,7 +14,8 @@
 //   "weight" a cut spot's disk sum is extrapolated from its covered part (sum / covered fraction)
 //            and its terms are weighted by that fraction.
 // The covered fraction is the in-map pixel count of the disk over its whole pixel count, as
-// spot_pool's reduce="area" counts them (pixel (i, j) is inside when (i - cy)^2 + (j - cx)^2 <= r^2).
+// spot_pool's reduce="area" counts them (pixel (i, j) is inside when (i - cy)^2 + (j - cx)^2 <= r^2;
+// for shape "square", when |i - cy| <= r and |j - cx| <= r).
 // A spot that covers no pixel of the map, a tile with no spot, an empty scale list, radii above
 // 4 x max(h, w, 256), a gene count that differs between the map and the targets, and non-finite
 // targets are errors naming the argument.
@@ -29,6 +30,11 @@ namespace stx::train {
 struct TileLossOptions {
   double pcc_weight = 0.5;     // PixNet's lambda
   std::string border = "drop"; // "drop" | "weight"
+  std::string shape = "disk";  // spot_pool's region shape: "disk" (spots) or "square" (bins, radius = half side)
+  // false: compare the region sums with the targets; true: compare log1p(sums) with targets given as
+  // log1p(counts), so the map is a density of counts whose sums are right at every region size and
+  // the loss sees the log scale of expression (MSE of raw counts is ruled by the few highest genes).
+  bool log1p = false;
 };
 
 struct TileLoss {

@@ -206,7 +206,13 @@ def run_baseline(args: argparse.Namespace) -> int:
     return run(args, lambda extra: _config(args, extra), _log)
 
 
+def run_pixnet(args: argparse.Namespace) -> int:
+    from .pixnet import run_pixnet as run
+
+    return run(args, lambda extra: _config(args, extra), _log)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     commands = {"demo": run_demo, "sample": run_sample, "train": run_train, "evaluate": run_evaluate,
-                "baseline": run_baseline, "config": run_config, "schema": run_schema}
+                "baseline": run_baseline, "pixnet": run_pixnet, "config": run_config, "schema": run_schema}
     return commands[args.command](args)
