@@ -48,6 +48,23 @@ def test_stitched_equals_the_whole_image_forward(multi):
     assert not torch.allclose(short["map"], want_map, rtol=1e-5, atol=1e-6)
 
 
+def test_square_bins_stitch_to_a_brute_force_square_sum():
+    net = small_net(1)
+    image, centers, radii = case(seed=2)
+    with torch.no_grad():
+        full = net(image[None])[0].float()  # [5, 70, 53]
+    ii, jj = torch.meshgrid(torch.arange(70.0, dtype=torch.float64), torch.arange(53.0, dtype=torch.float64),
+                            indexing="ij")
+    want = torch.stack([full[:, ((ii - cy).abs() <= r) & ((jj - cx).abs() <= r)].sum(1)
+                        for (cy, cx), r in zip(centers.tolist(), radii.tolist())])
+    got = stitched_predict(lambda x: net(x), image, centers, radii, tile=16, margin=2, shape="square")
+    torch.testing.assert_close(got["spots"], want, rtol=1e-5, atol=1e-4)
+    disk = stitched_predict(lambda x: net(x), image, centers, radii, tile=16, margin=2)
+    assert (got["coverage"] >= disk["coverage"]).all() and (got["coverage"] > disk["coverage"]).any()
+    with pytest.raises(ValueError, match="shape"):
+        stitched_predict(lambda x: net(x), image, centers, radii, shape="ring")
+
+
 def test_memory_is_bounded_by_one_tile_and_spots_may_be_absent():
     net = small_net()
     image, _, _ = case()

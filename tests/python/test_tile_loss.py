@@ -12,7 +12,7 @@ from stx import _C
 tile_spot_loss = _C.train.tile_spot_loss
 
 
-def reference(dense, centers, radii, targets, pcc_weight=0.5, border="drop"):
+def reference(dense, centers, radii, targets, pcc_weight=0.5, border="drop", shape="disk", log1p=False):
     """float64 NumPy re-implementation from the definition (docs/pixnet.md)."""
     dense, centers, radii, targets = (np.asarray(a, dtype=np.float64) for a in (dense, centers, radii, targets))
     _, g, h, w = dense.shape
@@ -27,7 +27,10 @@ def reference(dense, centers, radii, targets, pcc_weight=0.5, border="drop"):
     for n, c in enumerate(centers):
         b, cy, cx = (int(c[0]), c[1], c[2]) if len(c) == 3 else (0, c[0], c[1])
         for k, r in enumerate(radii[n]):
-            disk = (ii - cy) ** 2 + (jj - cx) ** 2 <= r * r
+            if shape == "disk":
+                disk = (ii - cy) ** 2 + (jj - cx) ** 2 <= r * r
+            else:  # a square bin of half side r
+                disk = (np.abs(ii - cy) <= r) & (np.abs(jj - cx) <= r)
             covered = disk & inside_map
             frac = covered.sum() / disk.sum()
             total = dense[b][:, ii[covered], jj[covered]].sum(1)
@@ -37,6 +40,8 @@ def reference(dense, centers, radii, targets, pcc_weight=0.5, border="drop"):
             if wt > 0:
                 rows_p.append(pred), rows_t.append(targets[n, k]), weights.append(wt)
     p, t, wts = np.array(rows_p), np.array(rows_t), np.array(weights)
+    if log1p:
+        p = np.log1p(np.maximum(p, 0))
     mse = ((p - t) ** 2).mean(1) @ wts / wts.sum()
     pc, tc = p - p.mean(1, keepdims=True), t - t.mean(1, keepdims=True)
     r = (pc * tc).sum(1) / (np.sqrt((pc ** 2).sum(1)) * np.sqrt((tc ** 2).sum(1)) + 1e-8)
@@ -71,6 +76,27 @@ def test_the_loss_equals_a_brute_force_reference(border, multi):
         assert weight.reshape(6, -1)[:, 0].tolist() == [1, 0, 1, 0, 0, 1]
     else:
         assert 0 < weight.min() and weight.reshape(6, -1)[1, 0] < 1
+
+
+@pytest.mark.parametrize("border", ["drop", "weight"])
+@pytest.mark.parametrize("shape", ["disk", "square"])
+def test_square_bins_and_log1p_after_the_sum_equal_the_reference(border, shape):
+    dense, centers, radii, targets = small_tile(seed=3)
+    targets = torch.log1p(targets)  # log1p counts, compared with log1p of the region sums
+    loss, weight, predicted = tile_spot_loss(dense, centers, radii, targets, 0.5, border, shape, True)
+    ref_loss, ref_weight, ref_pred = reference(dense, centers, radii, targets, 0.5, border, shape, True)
+    np.testing.assert_allclose(weight.numpy(), ref_weight, rtol=1e-12)
+    np.testing.assert_allclose(predicted.numpy(), ref_pred, rtol=1e-10)  # sums stay linear
+    assert loss.item() == pytest.approx(ref_loss, rel=1e-10)
+    if shape == "square":  # a square holds more pixels than the disk of the same radius
+        disk_pred = tile_spot_loss(dense, centers, radii, targets, 0.5, border, "disk", True)[2]
+        assert (predicted.sum(1) > disk_pred.sum(1)).all()
+
+
+def test_an_unknown_shape_is_an_error():
+    dense, centers, radii, targets = small_tile()
+    with pytest.raises(ValueError, match="shape"):
+        tile_spot_loss(dense, centers, radii, targets, 0.5, "drop", "hexagon")
 
 
 def test_gradients_reach_the_map_only_inside_used_spots():
