@@ -37,7 +37,7 @@ def other_value(key: dict):
     if t == "float_list":
         return [0.3]
     if t == "string_list":
-        return [key["choices"][-1]]
+        return [key["choices"][-1]] if key["choices"] else [*d, "other"]
     if key["choices"]:
         return key["choices"][-1]
     return d  # free strings (backbone, device) are validated where they are used
