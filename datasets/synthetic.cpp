@@ -11,10 +11,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <set>
 
 #include "datasets/hdf5_io.h"
+#include "datasets/synthetic_scales.h"
+#include "datasets/synthetic_shared.h"
 #include "datasets/synthetic_tissue.h"
 
 namespace stx::data {
@@ -22,6 +22,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using detail::Rng;
+using detail::Spot;
+using detail::fmt;
+using detail::make_grid;
+using detail::sample_counts;
+using detail::write_text;
 
 constexpr const char* kTypeNames[] = {"epithelial", "fibroblast", "lymphocyte", "macrophage",
                                       "endothelial", "plasma", "smooth_muscle", "adipocyte"};
@@ -39,6 +44,7 @@ void check_options(const SyntheticOptions& o) {
   TORCH_CHECK(o.image_size_px >= 64 && o.image_size_px <= 20000, "make_synthetic: image_size_px must lie in [64, 20000], got ",
               o.image_size_px);
   TORCH_CHECK(o.n_reference_cells >= 0, "make_synthetic: n_reference_cells must be >= 0");
+  detail::check_scale_options(o);
 }
 
 // Type profiles [T, G] (rows sum to 1): shared baseline plus type-specific marker genes.
@@ -74,59 +80,6 @@ std::vector<std::vector<double>> make_mixtures(const SyntheticOptions& o, Rng& r
   return mix;
 }
 
-std::string barcode(Rng& rng) {
-  static const char kBases[] = "ACGT";
-  std::string b(16, 'A');
-  for (auto& ch : b) ch = kBases[rng.below(4)];
-  return b + "-1";
-}
-
-struct Spot {
-  std::string barcode;
-  int64_t row, col;
-  double x_px, y_px;
-  bool in_tissue;
-};
-
-std::vector<Spot> make_grid(const SyntheticOptions& o, const detail::Tissue& t, Rng& rng) {
-  const double w = static_cast<double>(o.image_size_px) * o.microns_per_pixel, r = o.spot_diameter_um / 2;
-  const bool hex = o.grid == "hex";
-  const double dy = hex ? o.spot_pitch_um * std::sqrt(3.0) / 2 : o.spot_pitch_um;
-  std::vector<Spot> spots;
-  std::set<std::string> used;
-  for (int64_t row = 0;; ++row) {
-    const double y = r + static_cast<double>(row) * dy;
-    if (y + r > w) break;
-    for (int64_t c = 0;; ++c) {
-      const double x = r + static_cast<double>(c) * o.spot_pitch_um + (hex && row % 2 ? o.spot_pitch_um / 2 : 0.0);
-      if (x + r > w) break;
-      Spot s;
-      do s.barcode = barcode(rng);
-      while (!used.insert(s.barcode).second);
-      s.row = row;
-      s.col = hex ? 2 * c + row % 2 : c;  // Visium numbers hex columns in steps of 2
-      s.x_px = x / o.microns_per_pixel;
-      s.y_px = y / o.microns_per_pixel;
-      s.in_tissue = t.inside(x, y);
-      spots.push_back(std::move(s));
-    }
-  }
-  return spots;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  TORCH_CHECK(f.good(), "make_synthetic: cannot write ", path.string());
-  f << text;
-  TORCH_CHECK(f.good(), "make_synthetic: failed writing ", path.string());
-}
-
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", v);
-  return buf;
-}
-
 at::Tensor to_tensor(const std::vector<std::vector<double>>& rows, at::ScalarType t) {
   const int64_t n = static_cast<int64_t>(rows.size()), m = rows.empty() ? 0 : static_cast<int64_t>(rows[0].size());
   std::vector<double> flat;
@@ -135,41 +88,19 @@ at::Tensor to_tensor(const std::vector<std::vector<double>>& rows, at::ScalarTyp
   return at::tensor(flat, at::kDouble).view({n, m}).to(t);
 }
 
-// Counts [rows, G] ~ NB(library_r * profile, theta) as int32 CSR.
-at::Tensor sample_counts(const std::vector<std::vector<double>>& means, int64_t cols, double theta, Rng& rng) {
-  std::vector<int64_t> ptr{0}, idx;
-  std::vector<int32_t> val;
-  for (const auto& mu : means) {
-    for (size_t g = 0; g < mu.size(); ++g) {
-      const int64_t k = rng.neg_binomial(mu[g], theta);
-      if (k > 0) {
-        idx.push_back(static_cast<int64_t>(g));
-        val.push_back(static_cast<int32_t>(k));
-      }
-    }
-    ptr.push_back(static_cast<int64_t>(idx.size()));
-  }
-  return at::sparse_csr_tensor(at::tensor(ptr, at::kLong), at::tensor(idx, at::kLong), at::tensor(val, at::kInt),
-                               {static_cast<int64_t>(means.size()), cols}, at::TensorOptions().dtype(at::kInt).layout(at::kSparseCsr));
-}
-
 SyntheticSection make_section(const SyntheticOptions& o, int64_t index, const fs::path& dir,
                               const std::vector<std::vector<double>>& prof, const std::vector<std::vector<double>>& mix,
                               const std::vector<detail::Morphology>& morph, const std::vector<std::string>& gene_names,
                               const std::vector<std::string>& gene_ids, const std::vector<std::string>& type_names) {
-  Rng rng(detail::splitmix64(o.seed * 1000003ull + static_cast<uint64_t>(index) + 1));
+  const uint64_t section_seed = o.seed * 1000003ull + static_cast<uint64_t>(index) + 1;
+  Rng rng(detail::splitmix64(section_seed));
   const detail::Tissue tissue = detail::make_tissue(o, mix, rng);
-  const std::vector<Spot> grid = make_grid(o, tissue, rng);
+  const std::vector<Spot> grid = make_grid(o, tissue, o.spot_diameter_um, o.spot_pitch_um, rng);
   const int64_t T = o.n_cell_types, G = o.n_genes;
 
   // Cells under each in-tissue spot, through a bucket grid one pitch wide.
-  const double r_px = o.spot_diameter_um / 2 / o.microns_per_pixel, cell_px = o.spot_pitch_um / o.microns_per_pixel;
-  const int64_t nb = static_cast<int64_t>(static_cast<double>(o.image_size_px) / cell_px) + 1;
-  std::vector<std::vector<int64_t>> bucket(static_cast<size_t>(nb * nb));
-  for (size_t c = 0; c < tissue.cells.size(); ++c) {
-    const auto bx = static_cast<int64_t>(tissue.cells[c].x_px / cell_px), by = static_cast<int64_t>(tissue.cells[c].y_px / cell_px);
-    bucket[std::min(by, nb - 1) * nb + std::min(bx, nb - 1)].push_back(static_cast<int64_t>(c));
-  }
+  const double r_px = o.spot_diameter_um / 2 / o.microns_per_pixel;
+  const detail::CellBuckets buckets(tissue.cells, o.spot_pitch_um / o.microns_per_pixel, o.image_size_px);
   std::vector<int64_t> cell_spot(tissue.cells.size(), -1);
   std::vector<const Spot*> kept;
   std::vector<std::vector<double>> frac, mu;
@@ -179,20 +110,15 @@ SyntheticSection make_section(const SyntheticOptions& o, int64_t index, const fs
     const int64_t spot = static_cast<int64_t>(kept.size());
     std::vector<double> f(T, 0.0), m(G, 0.0);
     int64_t count = 0;
-    const auto bx = static_cast<int64_t>(s.x_px / cell_px), by = static_cast<int64_t>(s.y_px / cell_px);
-    for (int64_t yy = std::max<int64_t>(by - 1, 0); yy <= std::min(by + 1, nb - 1); ++yy) {
-      for (int64_t xx = std::max<int64_t>(bx - 1, 0); xx <= std::min(bx + 1, nb - 1); ++xx) {
-        for (int64_t c : bucket[yy * nb + xx]) {
-          const detail::Cell& cell = tissue.cells[c];
-          const double dx = cell.x_px - s.x_px, dy = cell.y_px - s.y_px;
-          if (dx * dx + dy * dy > r_px * r_px) continue;
-          cell_spot[c] = spot;
-          f[cell.type] += 1;
-          ++count;
-          for (int64_t g = 0; g < G; ++g) m[g] += cell.library * prof[cell.type][g];
-        }
-      }
-    }
+    buckets.for_each_near(s.x_px, s.y_px, [&](int64_t c) {
+      const detail::Cell& cell = tissue.cells[c];
+      const double dx = cell.x_px - s.x_px, dy = cell.y_px - s.y_px;
+      if (dx * dx + dy * dy > r_px * r_px) return;
+      cell_spot[c] = spot;
+      f[cell.type] += 1;
+      ++count;
+      for (int64_t g = 0; g < G; ++g) m[g] += cell.library * prof[cell.type][g];
+    });
     const double capture = std::exp(0.2 * rng.normal());
     for (auto& v : m) v *= capture;
     for (auto& v : f) v = count ? v / static_cast<double>(count) : 0.0;
@@ -219,7 +145,7 @@ SyntheticSection make_section(const SyntheticOptions& o, int64_t index, const fs
   fm.features.names = gene_names;
   write_10x_h5((folder / "filtered_feature_bc_matrix.h5").string(), fm);
 
-  std::string csv = "barcode,in_tissue,array_row,array_col,pxl_row_in_fullres,pxl_col_in_fullres\n";
+  std::string csv = detail::kTissuePositionsHeader;
   for (const Spot& s : grid) {
     csv += s.barcode + "," + (s.in_tissue ? "1," : "0,") + std::to_string(s.row) + "," + std::to_string(s.col) + "," +
            fmt(s.y_px) + "," + fmt(s.x_px) + "\n";
@@ -255,41 +181,45 @@ SyntheticSection make_section(const SyntheticOptions& o, int64_t index, const fs
   }
   const at::Tensor cell_xy = at::tensor(xy, at::kFloat).view({C, 2}), cell_type = at::tensor(types, at::kLong),
                    cell_domain = at::tensor(domains, at::kLong), cell_lib = at::tensor(libs, at::kDouble);
-  auto guard = h5::lock();
-  const h5::Node gt = h5::create_file(sec.ground_truth_path);
-  h5::write_strings(gt, "barcodes", fm.barcodes);
-  h5::write_strings(gt, "cell_types", type_names);
-  h5::write_strings(gt, "gene_names", gene_names);
-  h5::write_array(gt, "spot_cell_type_fraction", to_tensor(frac, at::kFloat));
-  h5::write_array(gt, "spot_expected_counts", to_tensor(mu, at::kFloat));
-  h5::write_array(gt, "spot_n_cells", at::tensor(n_cells, at::kLong));
-  h5::write_array(gt, "spot_domain", at::tensor(domain, at::kLong));
-  h5::write_array(gt, "profiles", to_tensor(prof, at::kDouble));
-  h5::write_array(gt, "cell_xy_px", cell_xy);
-  h5::write_array(gt, "cell_type", cell_type);
-  h5::write_array(gt, "cell_domain", cell_domain);
-  h5::write_array(gt, "cell_library", cell_lib);
-  h5::write_array(gt, "cell_spot", at::tensor(cell_spot, at::kLong));
-  if (o.nucleus_masks) {
-    h5::write_array(gt, "nucleus_mask", mask);
-    // Per-cell counts for the cells under spots (independent draws from each cell's mean).
-    std::vector<int64_t> ids;
-    std::vector<std::vector<double>> cell_mu;
-    for (int64_t c = 0; c < C; ++c) {
-      if (cell_spot[c] < 0) continue;
-      ids.push_back(c);
-      std::vector<double> m(G);
-      for (int64_t g = 0; g < G; ++g) m[g] = tissue.cells[c].library * prof[tissue.cells[c].type][g];
-      cell_mu.push_back(std::move(m));
+  {  // closed before the scales are written
+    auto guard = h5::lock();
+    const h5::Node gt = h5::create_file(sec.ground_truth_path);
+    h5::write_strings(gt, "barcodes", fm.barcodes);
+    h5::write_strings(gt, "cell_types", type_names);
+    h5::write_strings(gt, "gene_names", gene_names);
+    h5::write_array(gt, "spot_cell_type_fraction", to_tensor(frac, at::kFloat));
+    h5::write_array(gt, "spot_expected_counts", to_tensor(mu, at::kFloat));
+    h5::write_array(gt, "spot_n_cells", at::tensor(n_cells, at::kLong));
+    h5::write_array(gt, "spot_domain", at::tensor(domain, at::kLong));
+    h5::write_array(gt, "profiles", to_tensor(prof, at::kDouble));
+    h5::write_array(gt, "cell_xy_px", cell_xy);
+    h5::write_array(gt, "cell_type", cell_type);
+    h5::write_array(gt, "cell_domain", cell_domain);
+    h5::write_array(gt, "cell_library", cell_lib);
+    h5::write_array(gt, "cell_spot", at::tensor(cell_spot, at::kLong));
+    if (o.nucleus_masks) {
+      h5::write_array(gt, "nucleus_mask", mask);
+      // Per-cell counts for the cells under spots (independent draws from each cell's mean).
+      std::vector<int64_t> ids;
+      std::vector<std::vector<double>> cell_mu;
+      for (int64_t c = 0; c < C; ++c) {
+        if (cell_spot[c] < 0) continue;
+        ids.push_back(c);
+        std::vector<double> m(G);
+        for (int64_t g = 0; g < G; ++g) m[g] = tissue.cells[c].library * prof[tissue.cells[c].type][g];
+        cell_mu.push_back(std::move(m));
+      }
+      const at::Tensor cc = sample_counts(cell_mu, o.n_genes, o.nb_theta, rng);
+      const h5::Node g = h5::create_group(gt, "cell_counts");
+      h5::write_array(g, "cells", at::tensor(ids, at::kLong));
+      h5::write_array(g, "data", cc.values());
+      h5::write_array(g, "indices", cc.col_indices());
+      h5::write_array(g, "indptr", cc.crow_indices());
+      h5::write_array(g, "shape", at::tensor({cc.size(0), cc.size(1)}, at::kLong));
     }
-    const at::Tensor cc = sample_counts(cell_mu, o.n_genes, o.nb_theta, rng);
-    const h5::Node g = h5::create_group(gt, "cell_counts");
-    h5::write_array(g, "cells", at::tensor(ids, at::kLong));
-    h5::write_array(g, "data", cc.values());
-    h5::write_array(g, "indices", cc.col_indices());
-    h5::write_array(g, "indptr", cc.crow_indices());
-    h5::write_array(g, "shape", at::tensor({cc.size(0), cc.size(1)}, at::kLong));
   }
+  // Other scales last, from their own RNG streams, so the files above do not depend on them.
+  sec.scales = detail::write_scales(o, section_seed, folder, tissue, prof, gene_names, gene_ids);
   return sec;
 }
 
@@ -362,8 +292,15 @@ SyntheticStudy make_synthetic(const std::string& out_dir, const SyntheticOptions
   j["cell_types"] = study.cell_types;
   j["reference"] = "reference.h5ad";
   j["domain_cell_type_mixture"] = mix;
+  // The scale keys are written only when asked for, so a default study.json is unchanged.
+  if (!o.bin_sizes_um.empty()) j["bin_sizes_um"] = o.bin_sizes_um;
+  if (!o.extra_spot_diameters_um.empty()) j["extra_spot_diameters_um"] = o.extra_spot_diameters_um;
   for (const auto& s : study.sections) {
-    j["sections"].push_back({{"name", s.name}, {"n_spots", s.n_spots}, {"n_cells", s.n_cells}});
+    nlohmann::json sec = {{"name", s.name}, {"n_spots", s.n_spots}, {"n_cells", s.n_cells}};
+    for (const auto& sc : s.scales) {
+      sec["scales"][sc.name] = s.name + "/scales/" + sc.name;  // relative to out_dir, like "reference"
+    }
+    j["sections"].push_back(std::move(sec));
   }
   study.study_json = (fs::path(out_dir) / "study.json").string();
   write_text(study.study_json, j.dump(2));

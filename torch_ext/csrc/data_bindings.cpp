@@ -211,7 +211,9 @@ STX_PYTHON_BINDING(data) {
       .def_readwrite("umis_per_cell", &SyntheticOptions::umis_per_cell)
       .def_readwrite("nb_theta", &SyntheticOptions::nb_theta)
       .def_readwrite("n_reference_cells", &SyntheticOptions::n_reference_cells)
-      .def_readwrite("nucleus_masks", &SyntheticOptions::nucleus_masks);
+      .def_readwrite("nucleus_masks", &SyntheticOptions::nucleus_masks)
+      .def_readwrite("bin_sizes_um", &SyntheticOptions::bin_sizes_um)
+      .def_readwrite("extra_spot_diameters_um", &SyntheticOptions::extra_spot_diameters_um);
   d.def("make_synthetic", [](const std::string& out_dir, const SyntheticOptions& o) {
     SyntheticStudy s;
     {
@@ -226,6 +228,17 @@ STX_PYTHON_BINDING(data) {
       e["ground_truth"] = sec.ground_truth_path;
       e["n_spots"] = sec.n_spots;
       e["n_cells"] = sec.n_cells;
+      py::dict scales;  // name -> its folder and ground truth, bins first then extra spots
+      for (const auto& sc : sec.scales) {
+        py::dict f;
+        f["folder"] = sc.folder;
+        f["ground_truth"] = sc.ground_truth_path;
+        f["square_bins"] = sc.square_bins;
+        f["size_um"] = sc.size_um;
+        f["n_regions"] = sc.n_regions;
+        scales[py::str(sc.name)] = f;
+      }
+      e["scales"] = scales;
       sections.append(e);
     }
     py::dict out;

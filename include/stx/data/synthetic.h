@@ -32,6 +32,22 @@ struct SyntheticOptions {
   double nb_theta = 10.0;            // NB dispersion: var = mu + mu^2 / theta
   int64_t n_reference_cells = 2000;
   bool nucleus_masks = false;        // also write a nucleus label mask and per-cell counts
+  // Ground truth at other scales, per section under section_<i>/scales/ (docs/data.md): square
+  // bins tiling the image from pixel (0, 0) (Visium HD-like, e.g. {2, 8, 16}) and spots of
+  // other diameters on the study's grid at pitch 2 * diameter (e.g. {100}). Whole microns,
+  // no duplicates; empty (the default) writes nothing and leaves every other file unchanged.
+  std::vector<double> bin_sizes_um = {};
+  std::vector<double> extra_spot_diameters_um = {};
+};
+
+// One extra scale of a section: a Visium folder read_visium reads, plus its ground truth.
+struct SyntheticScale {
+  std::string name;                // "square_008um" or "spot_100um"
+  std::string folder;
+  std::string ground_truth_path;   // barcodes, cell_region, capture, n_cells
+  bool square_bins = false;        // square bin (true) or round spot (false)
+  double size_um = 0;              // bin side or spot diameter
+  int64_t n_regions = 0;           // in tissue (rows of the matrix)
 };
 
 struct SyntheticSection {
@@ -40,6 +56,7 @@ struct SyntheticSection {
   std::string ground_truth_path;   // HDF5 with the true layout (see docs/data.md)
   int64_t n_spots = 0;             // in tissue (rows of the matrix)
   int64_t n_cells = 0;
+  std::vector<SyntheticScale> scales;  // bins first, then extra spots, in option order
 };
 
 struct SyntheticStudy {
