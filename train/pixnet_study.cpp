@@ -27,8 +27,6 @@ void say(const Log& log, const std::string& msg) {
   if (log) log(msg);
 }
 
-double area_um2(const RegionSet& r) { return r.shape == "square" ? r.size_um * r.size_um : M_PI * r.size_um * r.size_um / 4; }
-
 // A seeded subset of at most `cap` rows (all rows, in order, when there are fewer).
 at::Tensor subset(int64_t n, int64_t cap, uint64_t seed) {
   if (n <= cap) return at::arange(n, at::kLong);
@@ -62,7 +60,7 @@ at::Tensor patch_values(TrainableModel& model, const Section& s, const RegionSet
   const auto patches =
       stx::data::extract_patches(slide, set.coords.index_select(0, rows) * s.image_scale, side_um / size, size);
   const auto pred = predict(model, patches, config.string("device")).to(at::kDouble);
-  const double ratio = area_um2(set) / train_spot_area_um2;
+  const double ratio = region_area_px(set, 1.0) / train_spot_area_um2;  // um^2 at 1 um per "pixel"
   return at::log1p((at::expm1(pred).clamp_min(0.0) * ratio)).to(at::kFloat);
 }
 
@@ -119,13 +117,15 @@ void run_pixnet(const RunOptions& o, const Config& config_in, const Log& log) {
   TileRequest request;
   request.seed = seed;
   request.genes = genes;
-  double train_spot_um = 0;
+  double train_spot_um = 0, train_spot_area = 0;
   for (const auto& s : train) {
     const auto sets = region_sets(s);
     std::vector<const RegionSet*> chosen;
     for (const auto& name : scales) chosen.push_back(&find_region_set(sets, name, s.name));
     request.sections.push_back(tile_section(s, chosen, genes, um_per_px));
-    train_spot_um = find_region_set(sets, "spots", s.name).size_um;
+    const auto& spots = find_region_set(sets, "spots", s.name);
+    train_spot_um = spots.size_um;
+    train_spot_area = region_area_px(spots, 1.0);
   }
   say(log, "training pixnet on " + std::to_string(train.size()) + " sections at scales " + json(scales).dump() +
                ", " + std::to_string(genes.size()) + " genes, " + std::to_string(config.integer("steps")) + " steps");
@@ -160,7 +160,6 @@ void run_pixnet(const RunOptions& o, const Config& config_in, const Log& log) {
   say(log, "training the spot-patch regressor (scr2net, no retrieval) on " + std::to_string(pr.patches.size(0)) +
                " spots");
   const auto patch = train_model(pr, patch_config);
-  const double train_spot_area = M_PI * train_spot_um * train_spot_um / 4;
 
   torch::NoGradGuard no_grad;
   json per_scale = json::object();
